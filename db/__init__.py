@@ -1,0 +1,1 @@
+"""Data layer: tables, engines and sessions, queries, bulk COPY I/O, the model registry."""

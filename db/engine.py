@@ -1,0 +1,30 @@
+"""Engine and session factories; nothing connects until a caller asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    """An engine for `url`; for SQLite files the parent folder is created first."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; callers own commit and close."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_postgres(bind: Engine | sa.Connection | Session) -> bool:
+    """True when `bind` talks to PostgreSQL (COPY and other fast paths apply)."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name == "postgresql"

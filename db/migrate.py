@@ -1,0 +1,1 @@
+"""Apply Alembic migrations programmatically (`skserve db upgrade`)."""

@@ -1,0 +1,131 @@
+"""SQLAlchemy tables owned by skserve (user training and feature tables are not declared here)."""
+
+from __future__ import annotations
+
+import enum
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class JobStatus(str, enum.Enum):
+    """Life cycle of a batch job; `batch_jobs.status` is the source of truth."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class ChunkStatus(str, enum.Enum):
+    """Life cycle of one chunk of a batch job."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+def _now() -> sa.sql.functions.Function:
+    return sa.func.now()
+
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("artifact", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("schema", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False, default=dict),
+    sa.Column("details", sa.JSON, nullable=False, default=dict),
+    sa.Column("data_fingerprint", sa.JSON, nullable=True),
+    sa.Column("library_versions", sa.JSON, nullable=False, default=dict),
+    sa.Column("is_production", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+    # At most one production version per model name, enforced by the database.
+    sa.Index(
+        "uq_model_versions_production",
+        "name",
+        unique=True,
+        postgresql_where=sa.text("is_production"),
+        sqlite_where=sa.text("is_production"),
+    ),
+    sa.Index("ix_model_versions_sha256", "sha256"),
+)
+
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("source", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default=JobStatus.QUEUED.value),
+    sa.Column("rows_total", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
+    sa.Column("chunks_total", sa.Integer, nullable=False, default=0),
+    sa.Column("chunks_done", sa.Integer, nullable=False, default=0),
+    sa.Column("chunk_rows", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_batch_jobs_status_created", "status", "created_at"),
+)
+
+batch_chunks = sa.Table(
+    "batch_chunks",
+    metadata,
+    sa.Column("job_id", sa.String(36), sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("chunk_index", sa.Integer, primary_key=True),
+    sa.Column("first_id", sa.BigInteger, nullable=True),
+    sa.Column("last_id", sa.BigInteger, nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, default=ChunkStatus.QUEUED.value),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+batch_predictions = sa.Table(
+    "batch_predictions",
+    metadata,
+    sa.Column("job_id", sa.String(36), sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("entity_id", sa.BigInteger, primary_key=True),
+    sa.Column("prediction", sa.Text, nullable=True),
+    sa.Column("probabilities", sa.JSON, nullable=True),
+)
+
+prediction_log = sa.Table(
+    "prediction_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=True),
+    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Index("ix_prediction_log_model_time", "model_name", "logged_at"),
+)

@@ -1,0 +1,1 @@
+"""The Flask-free core: artifact contract, feature schema, validation, prediction."""

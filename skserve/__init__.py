@@ -1,0 +1,1 @@
+"""skserve: serve scikit-learn pipelines (settings and the `skserve` command line)."""

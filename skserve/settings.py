@@ -1,0 +1,90 @@
+"""Settings read once from the environment at start, never at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_SQLITE_PATH = Path("var") / "skserve.db"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob skserve reads from its environment (documented in .env.example)."""
+
+    database_url: str = field(default_factory=lambda: f"sqlite:///{DEFAULT_SQLITE_PATH}")
+    redis_url: str | None = None
+    default_model: str | None = None
+    admin_token: str | None = None
+    model_path: str | None = None
+    max_rows_per_request: int = 10_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    batch_chunk_rows: int = 50_000
+    prediction_log_sample: float = 1.0
+    model_poll_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when running on the embedded SQLite file rather than a server."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_queue(self) -> bool:
+        """True when batch and training jobs run in-process instead of on RQ workers."""
+        return self.redis_url is None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (tests and the CLI use this)."""
+        return replace(self, **changes)
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment, failing fast and naming a bad variable."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    return Settings(
+        database_url=env.get("DATABASE_URL") or defaults.database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        default_model=env.get("DEFAULT_MODEL") or None,
+        admin_token=env.get("ADMIN_TOKEN") or None,
+        model_path=env.get("MODEL_PATH") or None,
+        max_rows_per_request=_int(env, "MAX_ROWS_PER_REQUEST", defaults.max_rows_per_request),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
+        batch_chunk_rows=_int(env, "BATCH_CHUNK_ROWS", defaults.batch_chunk_rows),
+        prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", 1.0, 0.0, 1.0),
+        model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", 1.0, 0.05, 60.0),
+        log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+    )
