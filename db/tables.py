@@ -17,7 +17,7 @@ metadata = sa.MetaData(
 )
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Life cycle of a batch job; `batch_jobs.status` is the source of truth."""
 
     QUEUED = "queued"
@@ -27,7 +27,7 @@ class JobStatus(str, enum.Enum):
     CANCELED = "canceled"
 
 
-class ChunkStatus(str, enum.Enum):
+class ChunkStatus(enum.StrEnum):
     """Life cycle of one chunk of a batch job."""
 
     QUEUED = "queued"
@@ -92,8 +92,12 @@ batch_jobs = sa.Table(
 batch_chunks = sa.Table(
     "batch_chunks",
     metadata,
-    sa.Column("job_id", sa.String(36), sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("chunk_index", sa.Integer, primary_key=True),
     sa.Column("first_id", sa.BigInteger, nullable=True),
     sa.Column("last_id", sa.BigInteger, nullable=True),
@@ -108,8 +112,12 @@ batch_chunks = sa.Table(
 batch_predictions = sa.Table(
     "batch_predictions",
     metadata,
-    sa.Column("job_id", sa.String(36), sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("batch_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("entity_id", sa.BigInteger, primary_key=True),
     sa.Column("prediction", sa.Text, nullable=True),
     sa.Column("probabilities", sa.JSON, nullable=True),

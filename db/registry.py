@@ -1,0 +1,204 @@
+"""The model registry: versions, their artifacts and metadata, and which one is in production.
+
+Query functions take the session first and keyword-only arguments; they never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from db.tables import model_versions
+from inference.artifact import ArtifactMetadata
+
+
+class ModelNotFound(LookupError):
+    """No version of this model name is registered."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"model '{name}' is not registered")
+        self.name = name
+
+
+class VersionNotFound(LookupError):
+    """The model exists but not this version."""
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(f"model '{name}' has no version {version}")
+        self.name, self.version = name, version
+
+
+class NoProductionVersion(LookupError):
+    """The model has versions but none is promoted to production."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"model '{name}' has no production version; promote one with "
+            f"`skserve models promote {name} VERSION`"
+        )
+        self.name = name
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One row of `model_versions` without the artifact bytes."""
+
+    name: str
+    version: int
+    sha256: str
+    schema: dict[str, Any]
+    metrics: dict[str, Any]
+    details: dict[str, Any]
+    data_fingerprint: dict[str, Any] | None
+    library_versions: dict[str, str]
+    is_production: bool
+    created_at: datetime | None
+    promoted_at: datetime | None
+
+    def metadata(self) -> ArtifactMetadata:
+        """The artifact metadata stored in this row."""
+        return ArtifactMetadata.from_record(
+            schema=self.schema,
+            details=self.details,
+            metrics=self.metrics,
+            data_fingerprint=self.data_fingerprint,
+            library_versions=self.library_versions,
+        )
+
+
+_RECORD_COLUMNS = [model_versions.c[name] for name in VersionRecord.__dataclass_fields__]
+
+
+def _record(row: sa.Row) -> VersionRecord:
+    return VersionRecord(**row._mapping)
+
+
+def register_version(
+    session: Session,
+    *,
+    name: str,
+    artifact: bytes,
+    sha256: str,
+    metadata: ArtifactMetadata,
+    details: dict[str, Any] | None = None,
+) -> VersionRecord:
+    """Store a new version (the next number for `name`); it is not promoted."""
+    # Lock the model's rows so two registrations cannot take the same number.
+    existing = session.scalars(
+        sa.select(model_versions.c.version).where(model_versions.c.name == name).with_for_update()
+    ).all()
+    version = max(existing, default=0) + 1
+    session.execute(
+        model_versions.insert().values(
+            name=name,
+            version=version,
+            artifact=artifact,
+            sha256=sha256,
+            schema=metadata.schema.to_dict(),
+            metrics=metadata.metrics,
+            details={**metadata.details(), **(details or {})},
+            data_fingerprint=metadata.data_fingerprint,
+            library_versions=metadata.library_versions,
+            is_production=False,
+            created_at=datetime.now(UTC),
+        )
+    )
+    return get_version(session, name=name, version=version)
+
+
+def get_version(session: Session, *, name: str, version: int | None = None) -> VersionRecord:
+    """Metadata of one version, or of the production version when `version` is None."""
+    query = sa.select(*_RECORD_COLUMNS).where(model_versions.c.name == name)
+    if version is None:
+        row = session.execute(query.where(model_versions.c.is_production)).first()
+    else:
+        row = session.execute(query.where(model_versions.c.version == version)).first()
+    if row is not None:
+        return _record(row)
+    if not model_exists(session, name=name):
+        raise ModelNotFound(name)
+    if version is None:
+        raise NoProductionVersion(name)
+    raise VersionNotFound(name, version)
+
+
+def get_artifact(session: Session, *, name: str, version: int) -> bytes:
+    """The pickled pipeline bytes of one version."""
+    data = session.scalar(
+        sa.select(model_versions.c.artifact).where(
+            model_versions.c.name == name, model_versions.c.version == version
+        )
+    )
+    if data is None:
+        get_version(session, name=name, version=version)  # raises the precise error
+    return bytes(data)
+
+
+def model_exists(session: Session, *, name: str) -> bool:
+    """True when at least one version of `name` is registered."""
+    query = sa.select(sa.literal(1)).where(model_versions.c.name == name).limit(1)
+    return session.scalar(query) is not None
+
+
+def list_versions(session: Session, *, name: str | None = None) -> list[VersionRecord]:
+    """Every version (of one model, or of all), by name then version."""
+    query = sa.select(*_RECORD_COLUMNS).order_by(model_versions.c.name, model_versions.c.version)
+    if name is not None:
+        query = query.where(model_versions.c.name == name)
+    return [_record(row) for row in session.execute(query)]
+
+
+def production_versions(session: Session) -> dict[str, int]:
+    """{model name: production version} — the cheap query hot promotion polls."""
+    query = sa.select(model_versions.c.name, model_versions.c.version).where(
+        model_versions.c.is_production
+    )
+    return {name: version for name, version in session.execute(query)}
+
+
+def find_by_sha256(session: Session, *, name: str, sha256: str) -> VersionRecord | None:
+    """The version of `name` whose artifact has this sha256, if any."""
+    row = session.execute(
+        sa.select(*_RECORD_COLUMNS).where(
+            model_versions.c.name == name, model_versions.c.sha256 == sha256
+        )
+    ).first()
+    return _record(row) if row is not None else None
+
+
+def promote(session: Session, *, name: str, version: int) -> VersionRecord:
+    """Make `version` the production version of `name`, demoting the previous one."""
+    # Lock the model's rows so concurrent promotions queue instead of colliding.
+    session.execute(
+        sa.select(model_versions.c.id).where(model_versions.c.name == name).with_for_update()
+    )
+    get_version(session, name=name, version=version)
+    session.execute(
+        model_versions.update()
+        .where(model_versions.c.name == name, model_versions.c.is_production)
+        .values(is_production=False)
+    )
+    session.execute(
+        model_versions.update()
+        .where(model_versions.c.name == name, model_versions.c.version == version)
+        .values(is_production=True, promoted_at=datetime.now(UTC))
+    )
+    return get_version(session, name=name, version=version)
+
+
+def delete_version(session: Session, *, name: str, version: int) -> None:
+    """Remove a version that is not in production."""
+    record = get_version(session, name=name, version=version)
+    if record.is_production:
+        raise ValueError(
+            f"model '{name}' version {version} is in production; promote another version first"
+        )
+    session.execute(
+        model_versions.delete().where(
+            model_versions.c.name == name, model_versions.c.version == version
+        )
+    )

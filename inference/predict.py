@@ -1,0 +1,91 @@
+"""Prediction over validated input: the one function the API and the worker both call."""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from inference.artifact import ModelArtifact
+from inference.validation import ValidatedInput, validate_columns, validate_frame
+
+
+@dataclass
+class PredictionResult:
+    """Predictions for n rows, with class probabilities for classifiers."""
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    classes: list[Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def probability_records(self) -> list[dict[str, float]] | None:
+        """One {class: probability} mapping per row, in plain Python types."""
+        if self.probabilities is None or self.classes is None:
+            return None
+        keys = [str(c) for c in self.classes]
+        return [dict(zip(keys, row, strict=True)) for row in self.probabilities.tolist()]
+
+    def prediction_list(self) -> list[Any]:
+        """Predictions as plain Python values, NaN and infinities as None."""
+        values = self.predictions.tolist()
+        return [None if isinstance(v, float) and not np.isfinite(v) else v for v in values]
+
+
+@dataclass
+class LoadedModel:
+    """A registered model version ready to serve, with its compiled fast path if any."""
+
+    name: str
+    version: int
+    artifact: ModelArtifact
+    fast: Any = None  # inference.fastpath.CompiledPipeline when parity held
+    fast_path_reason: str = "not compiled"
+
+    @property
+    def schema(self):  # noqa: ANN201 - FeatureSchema, kept short for callers
+        """The model's feature schema."""
+        return self.artifact.metadata.schema
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels for classifiers, None for regressors."""
+        return self.artifact.metadata.classes
+
+    def validate(self, columns: dict[str, Any], n_rows: int) -> ValidatedInput:
+        """Validate columnar input against this model's schema."""
+        return validate_columns(self.schema, columns, n_rows)
+
+
+def predict_validated(model: LoadedModel, validated: ValidatedInput) -> PredictionResult:
+    """Predict validated rows, on the compiled fast path when the model has one."""
+    if model.fast is not None:
+        predictions = model.fast.predict(validated.columns)
+        probabilities = model.fast.predict_proba(validated.columns)
+    else:
+        predictions, probabilities = _predict_sklearn(model.artifact.pipeline, validated.to_frame())
+    return PredictionResult(predictions, probabilities, model.classes, list(validated.warnings))
+
+
+def _predict_sklearn(pipeline: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    # Transform once, then ask the final estimator for both answers, so predictions are exactly
+    # what `pipeline.predict` returns without paying for the preprocessing twice.
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", UserWarning)
+        if isinstance(pipeline, Pipeline) and len(pipeline.steps) > 1:
+            features, estimator = pipeline[:-1].transform(frame), pipeline[-1]
+        else:
+            features, estimator = frame, pipeline
+        predictions = np.asarray(estimator.predict(features))
+        if not hasattr(estimator, "predict_proba"):
+            return predictions, None
+        return predictions, np.asarray(estimator.predict_proba(features), dtype=np.float64)
+
+
+def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> PredictionResult:
+    """Validate a DataFrame against the model's schema and predict it."""
+    return predict_validated(model, validate_frame(model.schema, frame))

@@ -1,0 +1,146 @@
+"""Check incoming rows against a model's schema, reporting every offending feature at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inference.schema import Feature, FeatureSchema, is_missing
+
+MAX_LISTED = 5
+
+
+class InvalidInput(ValueError):
+    """Rows that do not fit the schema; `details` maps each feature to what is wrong."""
+
+    def __init__(self, details: dict[str, str]) -> None:
+        super().__init__(f"{len(details)} feature(s) are invalid: {', '.join(details)}")
+        self.details = details
+
+
+@dataclass
+class ValidatedInput:
+    """Columns ready for prediction: float64 for numeric, object (str or NaN) for categorical."""
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The same values as a DataFrame, for the plain scikit-learn path."""
+        return pd.DataFrame(self.columns, copy=False)
+
+
+class _Problem(Exception):
+    pass
+
+
+def _where(rows: list[int], n_rows: int) -> str:
+    if n_rows == 1:
+        return ""
+    shown = ", ".join(str(r) for r in rows[:MAX_LISTED])
+    more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    return f" (row {shown}{more})" if len(rows) == 1 else f" (rows {shown}{more})"
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _numeric(feature: Feature, values: Sequence[Any] | np.ndarray, n_rows: int) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind in "iuf":
+        out = array.astype(np.float64, copy=False)
+    else:
+        out = np.empty(n_rows, dtype=np.float64)
+        bad: list[int] = []
+        items = array.tolist()
+        for i, value in enumerate(items):
+            try:
+                out[i] = np.nan if is_missing(value) else _as_float(value)
+            except (TypeError, ValueError):
+                bad.append(i)
+        if bad:
+            raise _Problem(f"expected a number, got {items[bad[0]]!r}{_where(bad, n_rows)}")
+    infinite = np.isinf(out)
+    if infinite.any():
+        rows = np.flatnonzero(infinite).tolist()
+        raise _Problem(f"expected a finite number, got {out[rows[0]]}{_where(rows, n_rows)}")
+    if not feature.nullable:
+        nulls = np.isnan(out)
+        if nulls.any():
+            rows = np.flatnonzero(nulls).tolist()
+            raise _Problem(f"null is not allowed (training saw none){_where(rows, n_rows)}")
+    return out
+
+
+def _categorical(
+    feature: Feature, values: Sequence[Any] | np.ndarray, n_rows: int, warnings: list[str]
+) -> np.ndarray:
+    array = np.asarray(values, dtype=object)
+    if array.ndim != 1:
+        raise _Problem("expected one value per row")
+    distinct = set(array.tolist())
+    missing = {v for v in distinct if is_missing(v)}
+    wrong = [v for v in distinct - missing if not isinstance(v, str)]
+    if wrong:
+        rows = [
+            i for i, v in enumerate(array.tolist()) if not isinstance(v, str) and not is_missing(v)
+        ]
+        raise _Problem(f"expected a string, got {wrong[0]!r}{_where(rows, n_rows)}")
+    if missing:
+        mask = pd.isna(array)
+        if not feature.nullable:
+            rows = np.flatnonzero(mask).tolist()
+            raise _Problem(f"null is not allowed (training saw none){_where(rows, n_rows)}")
+        array[mask] = np.nan
+    if feature.categories is not None:
+        unknown = sorted((distinct - missing) - set(feature.categories))
+        if unknown:
+            listed = ", ".join(repr(v) for v in unknown[:MAX_LISTED])
+            if feature.unknown == "error":
+                raise _Problem(f"unknown category {listed}; the model cannot encode it")
+            warnings.append(f"{feature.name}: unknown category {listed} encoded as all zeros")
+    return array
+
+
+def validate_columns(
+    schema: FeatureSchema, columns: Mapping[str, Sequence[Any] | np.ndarray], n_rows: int
+) -> ValidatedInput:
+    """Validate columnar input; raise InvalidInput listing every offending feature."""
+    details: dict[str, str] = {}
+    warnings: list[str] = []
+    out: dict[str, np.ndarray] = {}
+    for feature in schema.features:
+        if feature.name not in columns:
+            details[feature.name] = f"No {feature.name} provided"
+            continue
+        values = columns[feature.name]
+        if len(values) != n_rows:
+            details[feature.name] = f"expected {n_rows} values, got {len(values)}"
+            continue
+        try:
+            if feature.kind == "numeric":
+                out[feature.name] = _numeric(feature, values, n_rows)
+            else:
+                out[feature.name] = _categorical(feature, values, n_rows, warnings)
+        except _Problem as problem:
+            details[feature.name] = str(problem)
+    if details:
+        raise InvalidInput(details)
+    extra = sorted(set(columns) - set(schema.by_name))
+    if extra:
+        warnings.append(f"ignored unknown field(s): {', '.join(extra)}")
+    return ValidatedInput(out, n_rows, warnings)
+
+
+def validate_frame(schema: FeatureSchema, frame: pd.DataFrame) -> ValidatedInput:
+    """Validate a DataFrame (CSV uploads, rows read from PostgreSQL)."""
+    columns = {str(name): frame[name].to_numpy() for name in frame.columns}
+    return validate_columns(schema, columns, len(frame))

@@ -1,0 +1,125 @@
+"""Shared fixtures: real PostgreSQL and Redis, never mocks of them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/skserve_test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+
+
+def _ensure_database(url: str) -> None:
+    """Create the dedicated test database when it does not exist yet."""
+    target = sa.make_url(url)
+    admin = make_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            )
+            if not exists:
+                quoted = admin.dialect.identifier_preparer.quote(target.database)
+                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {target.render_as_string(hide_password=True)}: "
+            f"{exc.orig}. Start it with `{START_POSTGRES}` or set TEST_DATABASE_URL.",
+            pytrace=False,
+        )
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the migrated test database (created if missing)."""
+    from db.migrate import upgrade
+
+    _ensure_database(TEST_DATABASE_URL)
+    upgrade(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """Engine on the test database, shared by the whole run."""
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_connection(pg_engine: Engine) -> Iterator[sa.Connection]:
+    """A connection inside an outer transaction that is rolled back after the test."""
+    with pg_engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def pg_session(pg_connection: sa.Connection) -> Iterator[Session]:
+    """A session joined to the rolled-back outer transaction (commits become savepoints)."""
+    with Session(bind=pg_connection, join_transaction_mode="create_savepoint") as session:
+        yield session
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh, migrated embedded database file."""
+    from db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'skserve.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """Engine on a fresh, migrated SQLite file."""
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_conn():
+    """A real Redis connection on a dedicated index, flushed before and after the test."""
+    import redis
+
+    conn = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=10)
+    try:
+        conn.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {TEST_REDIS_URL}: {exc}. "
+            f"Start it with `{START_REDIS}` or set TEST_REDIS_URL.",
+            pytrace=False,
+        )
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def demo_tables(pg_engine: Engine) -> Engine:
+    """The bundled Adult tables, loaded (committed) into the test database once per run."""
+    from db.demo import load_demo_data
+
+    load_demo_data(pg_engine)
+    return pg_engine

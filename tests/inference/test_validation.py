@@ -1,0 +1,122 @@
+"""Validation reports every offending feature in one error (table-driven)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference.schema import Feature, FeatureSchema
+from inference.validation import InvalidInput, validate_columns, validate_frame
+
+SCHEMA = FeatureSchema(
+    (
+        Feature("age", "numeric", "integer", nullable=False, minimum=17, maximum=90),
+        Feature("hours", "numeric", "float", nullable=True),
+        Feature(
+            "workclass",
+            "categorical",
+            "string",
+            nullable=True,
+            categories=("Private", "State-gov"),
+            unknown="ignore",
+        ),
+        Feature(
+            "sex",
+            "categorical",
+            "string",
+            nullable=False,
+            categories=("Female", "Male"),
+            unknown="error",
+        ),
+    )
+)
+GOOD = {"age": [39], "hours": [40.0], "workclass": ["Private"], "sex": ["Male"]}
+
+
+def _with(**changes):
+    return {**GOOD, **changes}
+
+
+def _without(*names):
+    return {k: v for k, v in GOOD.items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (_without("age"), {"age": "No age provided"}),
+        (
+            _without("age", "sex", "hours"),
+            {"age": "No age provided", "sex": "No sex provided", "hours": "No hours provided"},
+        ),
+        (_with(age=["abc"]), {"age": "expected a number, got 'abc'"}),
+        (_with(age=[True]), {"age": "expected a number, got True"}),
+        (_with(age=[None]), {"age": "null is not allowed (training saw none)"}),
+        (_with(age=[math.inf]), {"age": "expected a finite number, got inf"}),
+        (_with(hours=[-math.inf]), {"hours": "expected a finite number, got -inf"}),
+        (_with(sex=[None]), {"sex": "null is not allowed (training saw none)"}),
+        (_with(sex=[1]), {"sex": "expected a string, got 1"}),
+        (_with(sex=["Other"]), {"sex": "unknown category 'Other'; the model cannot encode it"}),
+        (
+            _with(age=["x"], sex=["Other"], workclass=[3]),
+            {
+                "age": "expected a number, got 'x'",
+                "sex": "unknown category 'Other'; the model cannot encode it",
+                "workclass": "expected a string, got 3",
+            },
+        ),
+    ],
+)
+def test_rejects_every_offending_feature(columns, expected):
+    with pytest.raises(InvalidInput) as caught:
+        validate_columns(SCHEMA, columns, 1)
+    assert caught.value.details == expected
+
+
+def test_names_offending_rows_when_there_are_many():
+    columns = {**{k: v * 3 for k, v in GOOD.items()}, "age": [30, "x", "y"]}
+    with pytest.raises(InvalidInput) as caught:
+        validate_columns(SCHEMA, columns, 3)
+    assert caught.value.details == {"age": "expected a number, got 'x' (rows 1, 2)"}
+
+
+def test_column_length_mismatch_is_reported():
+    with pytest.raises(InvalidInput) as caught:
+        validate_columns(SCHEMA, {**GOOD, "age": [1, 2]}, 1)
+    assert caught.value.details == {"age": "expected 1 values, got 2"}
+
+
+def test_accepts_numeric_strings_nullable_nulls_and_converts_types():
+    validated = validate_columns(SCHEMA, _with(age=["39"], hours=[None], workclass=[None]), 1)
+    assert validated.columns["age"].dtype == np.float64
+    assert validated.columns["age"][0] == 39.0
+    assert np.isnan(validated.columns["hours"][0])
+    assert validated.columns["workclass"][0] != validated.columns["workclass"][0]  # NaN
+    assert validated.warnings == []
+
+
+def test_unknown_category_that_encoder_ignores_is_a_warning():
+    validated = validate_columns(SCHEMA, _with(workclass=["Martian"]), 1)
+    assert validated.warnings == ["workclass: unknown category 'Martian' encoded as all zeros"]
+
+
+def test_extra_columns_are_ignored_with_a_warning():
+    validated = validate_columns(SCHEMA, _with(colour=["red"], zip=["123"]), 1)
+    assert set(validated.columns) == {"age", "hours", "workclass", "sex"}
+    assert validated.warnings == ["ignored unknown field(s): colour, zip"]
+
+
+def test_validates_dataframes_from_the_database():
+    frame = pd.DataFrame(
+        {
+            "age": [39, 50],
+            "hours": [40.0, np.nan],
+            "workclass": ["Private", np.nan],
+            "sex": ["Male", "Female"],
+        }
+    )
+    validated = validate_frame(SCHEMA, frame)
+    assert validated.n_rows == 2
+    assert validated.columns["age"].tolist() == [39.0, 50.0]
+    assert validated.to_frame().shape == (2, 4)

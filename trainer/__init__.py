@@ -1,0 +1,1 @@
+"""Training: specs, pipeline building, fitting, evaluation and registration."""
