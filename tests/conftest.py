@@ -51,7 +51,19 @@ def pg_url() -> str:
 
     _ensure_database(TEST_DATABASE_URL)
     upgrade(TEST_DATABASE_URL)
+    _empty_skserve_tables(TEST_DATABASE_URL)
     return TEST_DATABASE_URL
+
+
+def _empty_skserve_tables(url: str) -> None:
+    """Start every run from an empty registry and job history (user tables are kept)."""
+    from db.tables import metadata
+
+    engine = make_engine(url)
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +135,23 @@ def demo_tables(pg_engine: Engine) -> Engine:
 
     load_demo_data(pg_engine)
     return pg_engine
+
+
+@pytest.fixture(scope="session")
+def adult_spec():
+    """The shipped Adult spec, with a small estimator so the suite stays fast."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from trainer.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "adult.toml")
+    return replace(spec, params={**spec.params, "n_estimators": 20})
+
+
+@pytest.fixture(scope="session")
+def adult_model(demo_tables: Engine, adult_spec):
+    """A tiny real Adult model, trained by the trainer's own code and promoted (committed)."""
+    from trainer.train import Promotion, train_model
+
+    return train_model(demo_tables, adult_spec, promotion=Promotion.ALWAYS)
