@@ -139,19 +139,17 @@ def demo_tables(pg_engine: Engine) -> Engine:
 
 @pytest.fixture(scope="session")
 def adult_spec():
-    """The shipped Adult spec, with a small estimator so the suite stays fast."""
-    from dataclasses import replace
+    """The shipped Adult spec (specs/adult.toml)."""
     from pathlib import Path
 
     from trainer.spec import load_spec
 
-    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "adult.toml")
-    return replace(spec, params={**spec.params, "n_estimators": 20})
+    return load_spec(Path(__file__).resolve().parents[1] / "specs" / "adult.toml")
 
 
 @pytest.fixture(scope="session")
 def adult_model(demo_tables: Engine, adult_spec):
-    """A tiny real Adult model, trained by the trainer's own code and promoted (committed)."""
+    """The real Adult model, trained once per run by the trainer's own code and promoted."""
     from trainer.train import Promotion, train_model
 
     return train_model(demo_tables, adult_spec, promotion=Promotion.ALWAYS)
