@@ -22,8 +22,9 @@ def _frame(n=200):
 
 
 def _mapper_pipeline():
-    mapper = DataFrameMapper([(["x"], StandardScaler()),
-                              (["c"], OneHotEncoder(handle_unknown="ignore"))])
+    mapper = DataFrameMapper(
+        [(["x"], StandardScaler()), (["c"], OneHotEncoder(handle_unknown="ignore"))]
+    )
     return Pipeline([("mapper", mapper), ("gb", GradientBoostingClassifier(n_estimators=5))])
 
 
@@ -42,8 +43,9 @@ def test_registers_a_fitted_mapper_pipeline_with_its_schema(pg_session):
 
 def test_registers_a_column_transformer_pipeline(pg_session):
     frame, y = _frame()
-    transformer = ColumnTransformer([("num", StandardScaler(), ["x"]),
-                                     ("cat", OneHotEncoder(), ["c"])])
+    transformer = ColumnTransformer(
+        [("num", StandardScaler(), ["x"]), ("cat", OneHotEncoder(), ["c"])]
+    )
     pipeline = Pipeline([("ct", transformer), ("lr", LogisticRegression())]).fit(frame, y)
 
     record = register_pipeline(pg_session, name="external_ct", data=cloudpickle.dumps(pipeline))
@@ -59,8 +61,14 @@ def test_registers_a_column_transformer_pipeline(pg_session):
         (lambda: cloudpickle.dumps(_mapper_pipeline()), "not fitted"),
         (lambda: cloudpickle.dumps(_mapper_pipeline().fit(*_frame()))[:500], "does not unpickle"),
         (lambda: b"garbage bytes", "does not unpickle"),
-        (lambda: cloudpickle.dumps(GradientBoostingClassifier(n_estimators=2).fit(
-            np.arange(20).reshape(10, 2), [0, 1] * 5)), "cannot tell which input features"),
+        (
+            lambda: cloudpickle.dumps(
+                GradientBoostingClassifier(n_estimators=2).fit(
+                    np.arange(20).reshape(10, 2), [0, 1] * 5
+                )
+            ),
+            "cannot tell which input features",
+        ),
     ],
 )
 def test_rejects_bad_files_and_registers_nothing(pg_session, make_bytes, message):
