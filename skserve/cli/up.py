@@ -1,0 +1,339 @@
+"""`skserve up`: the whole platform on one machine, as `docker compose up` runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from skserve.cli.common import cli_settings
+from skserve.cli.db import database_errors, safe_url, with_engine
+from skserve.cli.supervisor import Child, Supervisor
+from skserve.settings import Settings
+
+DEFAULT_SPEC = Path("specs") / "adult.toml"
+START_REDIS = "Start Redis (`redis-server`) or unset REDIS_URL to run jobs inside the API."
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    """What the bootstrap left in place: the production model and an example input."""
+
+    model: str
+    version: int
+    record: dict[str, Any]
+    entity_id: Any | None
+    feature_table: str | None
+
+
+class ChildExited(click.ClickException):
+    """A supervised process exited while it should have been serving."""
+
+    def __init__(self, child: Child) -> None:
+        code = child.process.returncode
+        super().__init__(f"{child.name} exited with code {code}; stopped everything else")
+
+
+@click.command()
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="RQ workers to start (only with REDIS_URL; without it jobs run inside the API).",
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="API port."
+)
+@click.option(
+    "--api-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="gunicorn worker processes [default: WEB_CONCURRENCY or the API's own default].",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Spec trained when no production model exists [default: {DEFAULT_SPEC}].",
+)
+@click.option(
+    "--bootstrap-only",
+    is_flag=True,
+    help="Migrate, load the demo data and train if needed, then exit (compose's trainer).",
+)
+@click.option(
+    "--ready-timeout", default=120.0, show_default=True, help="Seconds to wait for /ready."
+)
+@click.option(
+    "--stop-timeout",
+    default=15.0,
+    show_default=True,
+    help="Seconds a process gets to stop after SIGTERM before it is killed.",
+)
+def up(
+    workers: int,
+    port: int,
+    api_workers: int | None,
+    spec_path: Path | None,
+    bootstrap_only: bool,
+    ready_timeout: float,
+    stop_timeout: float,
+) -> None:
+    """Migrate, load demo data, train if no model is in production, then serve until Ctrl-C."""
+    settings = cli_settings()
+    spec = load_training_spec(spec_path or default_spec_path())
+    if not bootstrap_only:
+        check_port_free(port)
+        check_redis(settings)
+    with database_errors(settings):
+        ready = bootstrap(settings, spec)
+    if bootstrap_only:
+        return
+    worker_count = plan_workers(settings, workers)
+    supervisor = Supervisor(env=child_environment(settings, ready.model), stop_timeout=stop_timeout)
+    with handle_signals(supervisor):
+        try:
+            supervisor.start("api", api_command(port, api_workers))
+            for number in range(1, worker_count + 1):
+                supervisor.start(f"worker-{number}", skserve_command("worker"))
+            base_url = f"http://127.0.0.1:{port}"
+            with step(f"waiting for {base_url}/ready"):
+                wait_until_ready(f"{base_url}/ready", supervisor, ready_timeout)
+            if not supervisor.stop_requested.is_set():
+                print_banner(base_url, settings, ready, worker_count)
+            crashed = supervisor.wait()
+        finally:
+            supervisor.stop()
+    if crashed is not None:
+        raise ChildExited(crashed)
+    click.echo("Stopped.")
+
+
+def default_spec_path() -> Path:
+    """specs/adult.toml from the working directory, else from the source checkout."""
+    if DEFAULT_SPEC.exists():
+        return DEFAULT_SPEC
+    return Path(__file__).resolve().parents[2] / DEFAULT_SPEC
+
+
+def load_training_spec(path: Path) -> Any:
+    """The training spec, or a CLI error saying what is wrong with it."""
+    from trainer.spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except FileNotFoundError:
+        raise click.ClickException(f"no training spec at {path}; pass --spec PATH") from None
+    except SpecError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def step(title: str) -> Iterator[None]:
+    """Print a step's title, then how long it took."""
+    click.secho(f"==> {title}", bold=True)
+    started = time.perf_counter()
+    yield
+    click.echo(f"    done in {time.perf_counter() - started:.1f} s")
+
+
+def check_port_free(port: int) -> None:
+    """Fail before any work when something already listens on the API port."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise click.ClickException(f"port {port} is already in use; pass --port N")
+
+
+def check_redis(settings: Settings) -> None:
+    """Fail fast, naming the URL, when REDIS_URL is set but Redis does not answer."""
+    if settings.redis_url is None:
+        return
+    import redis
+
+    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        shown = safe_url(settings.redis_url)
+        raise click.ClickException(f"cannot reach Redis at {shown}: {exc}. {START_REDIS}") from None
+    finally:
+        connection.close()
+
+
+def bootstrap(settings: Settings, spec: Any) -> Bootstrapped:
+    """Migrate, load the demo data, and train + promote when no production model exists."""
+    from db import demo
+    from db.migrate import upgrade
+
+    with step(f"migrating {safe_url(settings.database_url)}"):
+        upgrade(settings.database_url)
+    with with_engine(settings) as engine:
+        with step("loading the demo data (adult_training, adult_features)"):
+            if demo.demo_data_loaded(engine):
+                click.echo("    already loaded")
+            else:
+                try:
+                    demo.load_demo_data(engine)
+                except demo.DemoDataError as exc:
+                    click.echo(f"    skipped: {exc}")
+        version = ensure_production_model(engine, spec)
+        record, entity_id = example_input(engine, spec)
+    return Bootstrapped(spec.name, version, record, entity_id, spec.feature_table)
+
+
+def ensure_production_model(engine: Any, spec: Any) -> int:
+    """The production version of the spec's model, training and promoting one if needed."""
+    from sqlalchemy.orm import Session
+
+    from db import registry
+    from trainer.train import Promotion, train_model
+
+    with Session(engine) as session:
+        version = registry.production_versions(session).get(spec.name)
+    if version is not None:
+        click.echo(f"==> model {spec.name} v{version} is in production; not training")
+        return version
+    with step(f"training {spec.name} ({spec.estimator}) and promoting it"):
+        report = train_model(
+            engine,
+            spec,
+            promotion=Promotion.ALWAYS,
+            progress=lambda message: click.echo(f"    {message}"),
+        )
+        click.echo(f"    registered and promoted {report.name} v{report.version}")
+    return report.version
+
+
+def example_input(engine: Any, spec: Any) -> tuple[dict[str, Any], Any | None]:
+    """One real input row (and its entity id) to print as ready-to-paste examples."""
+    import sqlalchemy as sa
+
+    table = spec.feature_table or spec.table
+    columns = [*spec.features, spec.id_column] if spec.feature_table else spec.features
+    query = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(table)).limit(1)
+    with engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None:
+        return {}, None
+    record = {name: row[name] for name in spec.features}
+    return record, row[spec.id_column] if spec.feature_table else None
+
+
+def plan_workers(settings: Settings, requested: int) -> int:
+    """How many RQ workers to start: none without Redis, since jobs then run in the API."""
+    if settings.redis_url is None:
+        if requested:
+            click.echo("==> REDIS_URL is not set: jobs run inside the API; starting no workers")
+        return 0
+    return requested
+
+
+def child_environment(settings: Settings, model: str) -> dict[str, str]:
+    """The environment every child gets: ours, with the database and default model pinned."""
+    env = dict(os.environ)
+    env["DATABASE_URL"] = settings.database_url
+    env.setdefault("DEFAULT_MODEL", model)
+    env["PYTHONUNBUFFERED"] = "1"  # children's lines stream as they are written
+    return env
+
+
+def skserve_command(*args: str) -> list[str]:
+    """argv running `skserve ARGS` with the same Python environment as this process."""
+    script = Path(sys.executable).with_name("skserve")
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-c", "from skserve.cli import main; main()", *args]
+
+
+def api_command(port: int, api_workers: int | None) -> list[str]:
+    """argv for `skserve api` on `port`."""
+    extra = ["--workers", str(api_workers)] if api_workers else []
+    return skserve_command("api", "--port", str(port), *extra)
+
+
+@contextlib.contextmanager
+def handle_signals(supervisor: Supervisor) -> Iterator[None]:
+    """Route Ctrl-C and SIGTERM to the supervisor while the platform runs."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, supervisor.request_stop) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def wait_until_ready(url: str, supervisor: Supervisor, timeout: float) -> None:
+    """Poll `url` until it answers 200; fail if a child exits or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while not supervisor.stop_requested.is_set():
+        child = supervisor.exited()
+        if child is not None:
+            raise ChildExited(child)
+        status, body = probe(url)
+        if status == 200:
+            return
+        last = f"{status}: {body}" if status else body
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"{url} not ready after {timeout:g} s ({last})")
+        supervisor.stop_requested.wait(0.5)
+
+
+def probe(url: str) -> tuple[int | None, str]:
+    """(status, body) of a GET, or (None, reason) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read(500).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(500).decode(errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return None, str(getattr(exc, "reason", exc))
+
+
+def print_banner(base_url: str, settings: Settings, ready: Bootstrapped, workers: int) -> None:
+    """The URL and the next commands to try."""
+    database = "SQLite (embedded)" if settings.embedded_database else "PostgreSQL"
+    queue = f"Redis, {workers} worker(s)" if settings.redis_url else "in-process jobs"
+    model = f"{base_url}/models/{ready.model}"
+    payload = shlex.quote(json.dumps(ready.record, default=str))
+    job = shlex.quote(json.dumps({"model": ready.model, "source": {"table": ready.feature_table}}))
+    lines = [
+        "",
+        click.style(f"skserve is up at {base_url}", fg="green", bold=True)
+        + f"  (model {ready.model} v{ready.version}; {database}; {queue})",
+        "",
+        "Try:",
+        f"  curl {base_url}/ready",
+        f"  curl {base_url}/usage",
+        f"  curl -X POST {model}/predict -H 'Content-Type: application/json' -d {payload}",
+    ]
+    if ready.entity_id is not None:
+        lines.append(f"  curl {model}/entities/{ready.entity_id}/prediction")
+        lines += [
+            f"  curl -i -X POST {base_url}/jobs -H 'Content-Type: application/json' -d {job}",
+            f"  curl {base_url}/jobs/<id>",
+        ]
+    lines += [
+        f"  open {base_url}/docs",
+        "",
+        "Stop everything with Ctrl-C.",
+        "",
+    ]
+    click.echo("\n".join(lines))
