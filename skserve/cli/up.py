@@ -25,6 +25,7 @@ from skserve.cli.supervisor import Child, Supervisor
 from skserve.settings import Settings
 
 DEFAULT_SPEC = Path("specs") / "adult.toml"
+LOCAL_HOST = "127.0.0.1"
 START_REDIS = "Start Redis (`redis-server`) or unset REDIS_URL to run jobs inside the API."
 
 
@@ -56,7 +57,12 @@ class ChildExited(click.ClickException):
     help="RQ workers to start (only with REDIS_URL; without it jobs run inside the API).",
 )
 @click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="API port."
+    "--port",
+    default=8000,
+    envvar="PORT",
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="API port (or PORT).",
 )
 @click.option(
     "--api-workers",
@@ -97,8 +103,9 @@ def up(
     """Migrate, load demo data, train if no model is in production, then serve until Ctrl-C."""
     settings = cli_settings()
     spec = load_training_spec(spec_path or default_spec_path())
+    host = probe_host()
     if not bootstrap_only:
-        check_port_free(port)
+        check_port_free(host, port)
         check_redis(settings)
     with database_errors(settings):
         ready = bootstrap(settings, spec)
@@ -111,7 +118,7 @@ def up(
             supervisor.start("api", api_command(port, api_workers))
             for number in range(1, worker_count + 1):
                 supervisor.start(f"worker-{number}", skserve_command("worker"))
-            base_url = f"http://127.0.0.1:{port}"
+            base_url = f"http://{host}:{port}"
             with step(f"waiting for {base_url}/ready"):
                 wait_until_ready(f"{base_url}/ready", supervisor, ready_timeout)
             if not supervisor.stop_requested.is_set():
@@ -152,11 +159,17 @@ def step(title: str) -> Iterator[None]:
     click.echo(f"    done in {time.perf_counter() - started:.1f} s")
 
 
-def check_port_free(port: int) -> None:
+def probe_host() -> str:
+    """The address to reach the API on: HOST (default 127.0.0.1), or loopback for a wildcard."""
+    host = os.environ.get("HOST") or LOCAL_HOST
+    return LOCAL_HOST if host in ("0.0.0.0", "::") else host
+
+
+def check_port_free(host: str, port: int) -> None:
     """Fail before any work when something already listens on the API port."""
     with socket.socket() as probe:
         probe.settimeout(1)
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
+        if probe.connect_ex((host, port)) == 0:
             raise click.ClickException(f"port {port} is already in use; pass --port N")
 
 
@@ -249,6 +262,7 @@ def child_environment(settings: Settings, model: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = settings.database_url
     env.setdefault("DEFAULT_MODEL", model)
+    env.setdefault("HOST", LOCAL_HOST)  # natively, serve this machine only unless asked
     env["PYTHONUNBUFFERED"] = "1"  # children's lines stream as they are written
     return env
 
