@@ -1,0 +1,182 @@
+"""`skserve up` end to end: real PostgreSQL, Redis, gunicorn and an RQ worker, then Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from db.engine import make_engine
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+
+SMALL_SPEC = Path(__file__).with_name("small_adult.toml")
+UP_DATABASE = "skserve_up_test"
+UP_REDIS_DB = 14
+SKSERVE = Path(sys.executable).with_name("skserve")
+ADULT_ROW = {
+    "age": 39,
+    "workclass": "State-gov",
+    "fnlwgt": 77516,
+    "education": "Bachelors",
+    "education_num": 13,
+    "marital_status": "Never-married",
+    "occupation": "Adm-clerical",
+    "relationship": "Not-in-family",
+    "race": "White",
+    "sex": "Male",
+    "capital_gain": 2174,
+    "capital_loss": 0,
+    "hours_per_week": 40,
+    "native_country": "United-States",
+}
+SETTINGS_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEFAULT_MODEL",
+    "ADMIN_TOKEN",
+    "MODEL_PATH",
+    "HOST",
+    "PORT",
+    "WEB_CONCURRENCY",
+)
+
+
+@pytest.fixture
+def up_database_url() -> Iterator[str]:
+    """A fresh, empty database of its own, so `up` migrates, loads and trains from scratch."""
+    target = sa.make_url(TEST_DATABASE_URL).set(database=UP_DATABASE)
+    admin = make_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    statements = [
+        f"DROP DATABASE IF EXISTS {UP_DATABASE} WITH (FORCE)",
+        f"CREATE DATABASE {UP_DATABASE}",
+    ]
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+        yield target.render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(sa.text(statements[0]))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def up_redis_url() -> Iterator[str]:
+    """A Redis database index of its own, flushed before and after."""
+    import redis
+
+    url = TEST_REDIS_URL.rsplit("/", 1)[0] + f"/{UP_REDIS_DB}"
+    connection = redis.Redis.from_url(url)
+    connection.flushdb()
+    yield url
+    connection.flushdb()
+    connection.close()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def request(url: str, body: object | None = None) -> tuple[int, dict]:
+    """(status, JSON body) of a GET, or of a POST when `body` is given."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Poll /ready until 200; fail with `up`'s output if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"skserve up exited early:\n{log.read_text()}"
+        try:
+            if request(f"{base_url}/ready")[0] == 200:
+                return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"/ready never answered 200 within {timeout} s:\n{log.read_text()}")
+
+
+def test_up_serves_predictions_and_stops_every_process_on_ctrl_c(
+    tmp_path, up_database_url, up_redis_url
+):
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
+    env.update(DATABASE_URL=up_database_url, REDIS_URL=up_redis_url, WEB_CONCURRENCY="1")
+    port = free_port()
+    argv = [str(SKSERVE), "up", "--workers", "1", "--port", str(port), "--spec", str(SMALL_SPEC)]
+    log = tmp_path / "up.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    started: set[int] = set()
+    try:
+        wait_until_ready(base_url, process, log, timeout=120)
+        started = descendants(process.pid)
+        status, body = request(f"{base_url}/models/adult/predict", ADULT_ROW)
+        assert status == 200, body
+        assert body["model"] == "adult" and len(body["predictions"]) == 1
+        assert body["predictions"][0] in ("<=50K", ">50K")
+    finally:
+        started |= descendants(process.pid)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"skserve up did not stop within 60 s:\n{log.read_text()}")
+    output = log.read_text()
+    assert process.returncode == 0, output
+    # gunicorn master and worker(s) plus the RQ worker, at least.
+    assert len(started) >= 3, output
+    survivors = {pid for pid in started if is_alive(pid)}
+    assert not survivors, f"still running after Ctrl-C: {survivors}\n{output}"
+    assert "skserve is up at" in output and "Stopped." in output
