@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint env
+.PHONY: up test lint env compose-config
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,13 +14,16 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)
 
+# Migrates, loads the demo data, trains if no model is in production, then serves until Ctrl-C.
 up: $(STAMP)
-	$(VENV)/bin/skserve db upgrade
-	$(VENV)/bin/skserve demo-data
-	$(VENV)/bin/skserve train --spec specs/adult.toml --promote-if-better
+	$(VENV)/bin/skserve up $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Checks docker-compose.yml without a Docker engine (Debian: apt-get install docker-compose).
+compose-config:
+	docker-compose config --quiet
