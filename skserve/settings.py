@@ -29,6 +29,7 @@ class Settings:
     prediction_log_sample: float = 1.0
     model_poll_seconds: float = 1.0
     log_level: str = "INFO"
+    fast_path: bool = True
 
     @property
     def embedded_database(self) -> bool:
@@ -71,6 +72,17 @@ def _float(environ: Mapping[str, str], name: str, default: float, lo: float, hi:
     return value
 
 
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {environ[name]!r}")
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment, failing fast and naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -87,4 +99,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", 1.0, 0.0, 1.0),
         model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", 1.0, 0.05, 60.0),
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+        fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
     )

@@ -1,0 +1,98 @@
+"""The application factory: everything is built here, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.services import EXTENSION, Services, preload_models, register_model_file
+from db.engine import make_engine, make_session_factory
+from db.entities import EntityReader
+from db.model_store import ModelStore, ProductionWatcher
+from skserve.settings import Settings, load_settings
+
+# Name MODEL_PATH is registered under when DEFAULT_MODEL is not set.
+MODEL_PATH_NAME = "default"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the API.
+
+    `config` may hold "SETTINGS" (a Settings; default: read from the environment),
+    "START_WATCHER" (follow promotions in a background thread; default True) and
+    "PRELOAD_MODELS" (load the production models before serving; default True), plus any
+    Flask setting.
+    """
+    config = dict(config or {})
+    settings: Settings = config.pop("SETTINGS", None) or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes, START_WATCHER=True, PRELOAD_MODELS=True
+    )
+    app.config.update(config)
+    app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
+    configure_logging(settings.log_level)
+    app.extensions[EXTENSION] = build_services(settings, app.config)
+    register_error_handlers(app)
+    register_blueprints(app)
+    return app
+
+
+def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
+    """Engine, model store (preloaded, watched), entity reader and Redis client."""
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    default_model = settings.default_model
+    if settings.model_path:
+        default_model = default_model or MODEL_PATH_NAME
+        register_model_file(sessions, settings.model_path, default_model)
+    store = ModelStore(sessions, fast_path=settings.fast_path)
+    if config["PRELOAD_MODELS"]:
+        preload_models(store)
+    watcher = None
+    if config["START_WATCHER"]:
+        watcher = ProductionWatcher(store, settings.model_poll_seconds)
+        watcher.start()
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        store=store,
+        entities=EntityReader(engine),
+        redis=make_redis(settings.redis_url),
+        watcher=watcher,
+        default_model=default_model,
+    )
+
+
+def make_redis(url: str | None) -> Any:
+    """A Redis client for `url` (it connects on first use), None for the embedded queue."""
+    if url is None:
+        return None
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per resource."""
+    from api.routes import health, models, predictions
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(models.bp)
+    app.register_blueprint(predictions.bp)
+    # Later resources (jobs, metrics, docs) register here.
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at LOG_LEVEL unless the host (gunicorn, pytest) configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("api").setLevel(level)
+    logging.getLogger("db").setLevel(level)
+    logging.getLogger("inference").setLevel(level)

@@ -1,0 +1,24 @@
+"""gunicorn settings, read from the environment (`gunicorn -c python:api.gunicorn_conf`).
+
+The app is not preloaded in the master: each worker runs `create_app()`, which loads the
+production models and starts its own promotion watcher before the worker accepts requests
+(threads and pooled connections do not survive a fork).
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+preload_app = False
+# Loading and compiling models happens while a worker boots; give it time before the
+# master kills it as stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+errorlog = "-"
+# Access logs cost time on every request; opt in with ACCESS_LOG=1.
+accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "yes") else None
+# A request line or header larger than this is refused by gunicorn before the app sees it.
+limit_request_line = 8190

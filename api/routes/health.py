@@ -1,0 +1,83 @@
+"""Liveness, readiness and the usage page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, request
+
+from api.errors import APIError, error_response
+from api.services import Services, services
+from api.usage import build_usage
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health() -> dict[str, str]:
+    """Liveness: the process answers. Touches no dependency."""
+    return {"status": "ok"}
+
+
+@bp.get("/ready")
+def ready() -> Response | dict[str, Any]:
+    """Readiness: 200 when the database, Redis and the default model are usable, else 503."""
+    svc = services()
+    checks = {
+        "database": check_database(svc),
+        "redis": check_redis(svc),
+        "default_model": check_default_model(svc),
+    }
+    failing = {name: check for name, check in checks.items() if not check["ok"]}
+    if svc.store.failures:
+        checks["load_failures"] = {
+            name: f"v{f.version}: {f.error}" for name, f in svc.store.failures.items()
+        }
+    if failing:
+        message = "; ".join(f"{name}: {check['detail']}" for name, check in failing.items())
+        return error_response(503, "NOT_READY", f"not ready: {message}", {"checks": checks})
+    return {"status": "ready", "checks": checks}
+
+
+@bp.get("/usage")
+def usage() -> dict[str, Any]:
+    """How to call the API, with examples built from the served models."""
+    return build_usage(services(), request.host_url)
+
+
+def _check(ok: bool, detail: str) -> dict[str, Any]:
+    return {"ok": ok, "detail": detail}
+
+
+def check_database(svc: Services) -> dict[str, Any]:
+    """SELECT 1 on the pool."""
+    try:
+        with svc.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return _check(False, f"unavailable ({reason})")
+    return _check(True, svc.engine.dialect.name)
+
+
+def check_redis(svc: Services) -> dict[str, Any]:
+    """PING when REDIS_URL is set; the embedded queue needs nothing."""
+    if svc.redis is None:
+        return _check(True, "embedded queue (REDIS_URL not set)")
+    try:
+        svc.redis.ping()
+    except Exception as exc:  # redis raises several unrelated exception types
+        return _check(False, f"unavailable ({type(exc).__name__}: {exc})")
+    return _check(True, "ping ok")
+
+
+def check_default_model(svc: Services) -> dict[str, Any]:
+    """The default model resolves and its production version is loaded (loading it if needed)."""
+    try:
+        model = svc.model(svc.default_model_name())
+    except APIError as exc:
+        return _check(False, exc.message)
+    except sa.exc.SQLAlchemyError:
+        return _check(False, "cannot be looked up while the database is unavailable")
+    return _check(True, f"{model.name} v{model.version} loaded")

@@ -1,0 +1,117 @@
+"""Online predictions: feature rows in any accepted shape, query strings, stored entity ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from api import errors
+from api.codecs import (
+    EntityIds,
+    Rows,
+    decode_body,
+    decode_query,
+    encode_entities,
+    encode_result,
+    nested_values,
+)
+from api.services import services
+from api.usage import build_usage
+from db.entities import InvalidEntityId
+from inference.predict import LoadedModel, PredictionResult, predict_validated
+from inference.validation import InvalidInput
+
+bp = Blueprint("predictions", __name__)
+
+
+@bp.post("/models/<name>/predict")
+def predict(name: str) -> dict[str, Any]:
+    """Predict the rows (or stored ids) in the body with model `name`."""
+    return predict_body(services().model(name, request.args.get("version")))
+
+
+@bp.get("/models/<name>/predict")
+def predict_query(name: str) -> dict[str, Any]:
+    """Predict one row given as query arguments."""
+    model = services().model(name, request.args.get("version"))
+    return encode_result(model, predict_rows(model, query_rows()))
+
+
+@bp.get("/models/<name>/entities/<entity_id>/prediction")
+def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
+    """Predict one stored entity; 404 ENTITY_NOT_FOUND when the id is unknown."""
+    return predict_ids(services().model(name, request.args.get("version")), [entity_id])
+
+
+@bp.post("/predict")
+@bp.post("/model/predict")
+def predict_default() -> dict[str, Any]:
+    """Seed alias: POST /models/<default model>/predict."""
+    svc = services()
+    return predict_body(svc.model(svc.default_model_name(), request.args.get("version")))
+
+
+@bp.get("/")
+def predict_default_query() -> dict[str, Any]:
+    """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
+    svc = services()
+    if not request.args:
+        return build_usage(svc, request.host_url)
+    model = svc.model(svc.default_model_name(), request.args.get("version"))
+    return encode_result(model, predict_rows(model, query_rows()))
+
+
+def predict_body(model: LoadedModel) -> dict[str, Any]:
+    """Decode the request body and answer it."""
+    decoded = decode_body(
+        request.mimetype,
+        request.get_data(cache=False),
+        max_rows=services().settings.max_rows_per_request,
+        categorical=[f.name for f in model.schema.features if f.kind == "categorical"],
+    )
+    if isinstance(decoded, EntityIds):
+        return predict_ids(model, decoded.ids)
+    return encode_result(model, predict_rows(model, decoded))
+
+
+def query_rows() -> Rows:
+    """The one row described by the query string (`version` is not a feature)."""
+    return decode_query(dict(request.args.lists()), reserved=("version",))
+
+
+def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
+    """Validate the rows against the model's schema, naming every offending feature, and predict."""
+    problems = nested_values(rows.columns, model.schema.names)
+    columns = {k: v for k, v in rows.columns.items() if k not in problems}
+    try:
+        validated = model.validate(columns, rows.n_rows)
+    except InvalidInput as exc:
+        problems = {**exc.details, **problems}
+    if problems:
+        raise errors.InvalidInput(
+            f"{len(problems)} feature(s) are invalid: {', '.join(problems)}. Fix them as "
+            "`details` says; GET /usage describes the expected features",
+            problems,
+        )
+    return predict_validated(model, validated)
+
+
+def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
+    """Read the entities' features from the model's feature table and predict them."""
+    svc = services()
+    table = svc.entity_table(model)
+    try:
+        ids = table.parse_ids(raw_ids)
+    except InvalidEntityId as exc:
+        raise errors.InvalidId(str(exc), {"invalid_ids": exc.bad[:5]}) from None
+    found = svc.entities.fetch(table, ids)
+    if found.n_rows == 0:
+        unknown = list(dict.fromkeys(ids))
+        raise errors.EntityNotFound(
+            f"no entity with id {', '.join(map(str, unknown[:5]))} in {table.table}; "
+            f"check the ids (predictions by id read {table.table}.{table.id_column})",
+            {"not_found": unknown},
+        )
+    result = predict_rows(model, Rows(found.columns, found.n_rows))
+    return encode_entities(model, ids, found.ids, result)

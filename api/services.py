@@ -1,0 +1,166 @@
+"""What one API process holds: settings, the engine, the model store, entity reads, Redis.
+
+Routes reach it through `services()`; it turns registry lookups into API errors so every
+blueprint resolves models the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import errors
+from db import registry
+from db.entities import EntityReader, EntityTable
+from db.model_store import ModelStore, ProductionWatcher
+from inference.artifact import CorruptArtifact, IncompatibleArtifact, sha256_of
+from inference.predict import LoadedModel
+from skserve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "skserve"
+
+
+class StartupError(RuntimeError):
+    """The API cannot start as configured; the message says what to fix."""
+
+
+@dataclass
+class Services:
+    """Per-process state shared by the blueprints (built once by create_app)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: ModelStore
+    entities: EntityReader
+    redis: Any = None  # redis.Redis when REDIS_URL is set; None means the embedded queue
+    watcher: ProductionWatcher | None = None
+    default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
+    _only_model: str | None = field(default=None, repr=False)
+
+    def default_model_name(self) -> str:
+        """DEFAULT_MODEL, else the only registered model; 503 MODEL_NOT_READY otherwise."""
+        if self.default_model:
+            return self.default_model
+        if self._only_model is None:
+            with self.sessions() as session:
+                names = sorted({record.name for record in registry.list_versions(session)})
+            if len(names) != 1:
+                found = (
+                    f"{len(names)} models are registered ({', '.join(names)})"
+                    if names
+                    else ("no model is registered yet")
+                )
+                raise errors.ModelNotReady(
+                    f"no default model: {found}; set DEFAULT_MODEL or call /models/<name>/predict",
+                    {"models": names},
+                )
+            self._only_model = names[0]
+        return self._only_model
+
+    def model(self, name: str, version: str | None = None) -> LoadedModel:
+        """The production version of `name`, or the version pinned by `?version=`."""
+        number = parse_version(version)
+        try:
+            if number is None:
+                return self.store.production(name)
+            return self.store.get(name, number)
+        except registry.ModelNotFound:
+            raise errors.ModelNotFound(
+                f"no model named {name!r} is registered; GET /usage lists the served models",
+                {"model": name},
+            ) from None
+        except registry.VersionNotFound:
+            raise errors.VersionNotFound(
+                f"model {name!r} has no version {number}; omit ?version= to use production",
+                {"model": name, "version": number},
+            ) from None
+        except registry.NoProductionVersion as exc:
+            raise errors.ModelNotReady(str(exc), {"model": name}) from None
+        except (IncompatibleArtifact, CorruptArtifact) as exc:
+            raise errors.ModelNotReady(
+                f"model {name!r} cannot be loaded by this server: {exc}", {"model": name}
+            ) from None
+
+    def entity_table(self, model: LoadedModel) -> EntityTable:
+        """The feature table named in the model's training spec, checked against the catalog."""
+        spec = model.artifact.metadata.spec or {}
+        if not spec.get("feature_table"):
+            raise errors.NoFeatureTable(
+                f"model {model.name!r} v{model.version} names no feature table, so it cannot "
+                "predict by id; send the features instead, or train it from a spec with "
+                "[entities] table",
+                {"model": model.name},
+            )
+        try:
+            return self.entities.table(
+                spec["feature_table"], spec.get("id_column", "id"), model.schema.names
+            )
+        except (LookupError, ValueError) as exc:
+            raise errors.ServiceUnavailable(
+                f"the feature table of model {model.name!r} cannot be read: {exc}",
+                {"table": spec["feature_table"]},
+            ) from None
+
+
+def services() -> Services:
+    """The Services of the current app."""
+    return current_app.extensions[EXTENSION]
+
+
+def parse_version(raw: str | None) -> int | None:
+    """`?version=` as a positive integer (None when absent); 400 INVALID_VERSION otherwise."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text.isdigit() or int(text) < 1 or len(text) > 9:
+        raise errors.InvalidVersion(
+            f"version must be a positive integer such as ?version=1, got {raw!r}",
+            {"version": raw},
+        )
+    return int(text)
+
+
+def preload_models(store: ModelStore) -> None:
+    """Load every production model before serving; a database that is down is not fatal."""
+    try:
+        store.preload()
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("cannot preload models (%s); /ready reports it and loading is retried", exc)
+
+
+def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -> None:
+    """Register MODEL_PATH under `name` unless these bytes are already registered.
+
+    The version is promoted when the model has no production version. Several gunicorn
+    workers may race here: the loser hits a unique constraint and leaves it to the winner.
+    """
+    from trainer.register import RegistrationError, register_pipeline
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise StartupError(f"MODEL_PATH {path} cannot be read: {exc.strerror}") from None
+    try:
+        with sessions() as session, session.begin():
+            record = registry.find_by_sha256(session, name=name, sha256=sha256_of(data))
+            if record is None:
+                source = f"MODEL_PATH {path}"
+                record = register_pipeline(session, name=name, data=data, source=source)
+                log.info("registered %s as %s v%s", path, name, record.version)
+            if not registry.production_versions(session).get(name):
+                registry.promote(session, name=name, version=record.version)
+                log.info("promoted %s v%s to production", name, record.version)
+    except RegistrationError as exc:
+        raise StartupError(f"MODEL_PATH {path} cannot be registered: {exc}") from None
+    except sa.exc.IntegrityError:
+        log.info("another process registered %s at the same time; using its version", path)
