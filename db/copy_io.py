@@ -1,0 +1,235 @@
+"""Bulk reads and writes of user tables: COPY on PostgreSQL, plain SQL on SQLite.
+
+Every function takes a SQLAlchemy Connection and runs inside the caller's transaction; none
+commits. Table and column names go through check_identifier and are quoted by SQLAlchemy;
+values are bound parameters (rendered by psycopg2's mogrify for COPY), never formatted in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from db.engine import is_postgres
+from db.identifiers import check_identifier
+
+Condition = tuple[str, str, object]
+
+OPERATORS: dict[str, Callable[[sa.ColumnClause, object], sa.ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda column, values: column.in_(list(values)),  # type: ignore[call-overload]
+    "not in": lambda column, values: column.not_in(list(values)),  # type: ignore[call-overload]
+}
+# PostgreSQL type OIDs that pandas may parse as numbers; everything else is read as text.
+_NUMERIC_OIDS = {20, 21, 23, 26, 700, 701, 1700}
+_BATCH_ROWS = 10_000
+
+
+def select_rows(
+    table: str,
+    columns: Sequence[str],
+    *,
+    id_column: str | None = None,
+    id_range: tuple[int, int] | None = None,
+    ids: Iterable[int] | None = None,
+    where: Sequence[Condition] | None = None,
+) -> sa.Select:
+    """The SELECT behind read_frame: id column first, filters bound, ordered by id."""
+    names = _checked_names(table, columns, id_column)
+    filters = list(where or ())
+    filtered = [check_identifier(column, "column") for column, _, _ in filters]
+    source = sa.table(table, *(sa.column(name) for name in dict.fromkeys(names + filtered)))
+    query = sa.select(*(source.c[name] for name in names))
+    if id_column is not None:
+        query = _by_id(query, source.c[id_column], id_range, ids)
+    elif id_range is not None or ids is not None:
+        raise ValueError("filtering by id_range or ids needs id_column")
+    for column, op, value in filters:
+        query = query.where(_condition(source.c[column], op, value))
+    return query
+
+
+def read_frame(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    *,
+    id_column: str | None = None,
+    id_range: tuple[int, int] | None = None,
+    ids: Iterable[int] | None = None,
+    where: Sequence[Condition] | None = None,
+) -> pd.DataFrame:
+    """Rows of `table` as a DataFrame of `columns`, indexed by `id_column` when given.
+
+    `id_range` is inclusive; `where` holds (column, operator, value) triples with operator
+    one of = != < <= > >= in, not in. Numbers come back int64/float64 and text as str,
+    with NULL as NaN.
+    """
+    query = select_rows(
+        table, columns, id_column=id_column, id_range=id_range, ids=ids, where=where
+    )
+    if is_postgres(connection):
+        frame = _read_postgres(connection, query)
+    else:
+        frame = _read_generic(connection, query)
+    if id_column is None:
+        return frame
+    return frame.set_index(id_column, drop=id_column not in columns)
+
+
+def write_frame(connection: Connection, table: str, frame: pd.DataFrame) -> int:
+    """Append the frame's columns (not its index) to `table`; returns the rows written.
+
+    Missing values become NULL; JSON columns must already hold JSON text.
+    """
+    names = [check_identifier(str(name), "column") for name in frame.columns]
+    check_identifier(table)
+    if not is_postgres(connection):
+        records = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        return copy_rows(connection, table, names, records)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    return _copy_from(connection, table, names, buffer)
+
+
+def copy_rows(
+    connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> int:
+    """Append rows (sequences in `columns` order, None for NULL); returns the rows written."""
+    names = [check_identifier(name, "column") for name in columns]
+    check_identifier(table)
+    if is_postgres(connection):
+        stream = _CsvStream(rows)
+        _copy_from(connection, table, names, stream)
+        return stream.rows
+    insert = sa.table(table, *(sa.column(name) for name in names)).insert()
+    total = 0
+    for batch in _batches(rows, _BATCH_ROWS):
+        connection.execute(insert, [dict(zip(names, row, strict=True)) for row in batch])
+        total += len(batch)
+    return total
+
+
+def _checked_names(table: str, columns: Sequence[str], id_column: str | None) -> list[str]:
+    check_identifier(table)
+    names = [check_identifier(column, "column") for column in columns]
+    if not names and id_column is None:
+        raise ValueError("read at least one column")
+    if id_column is None:
+        return names
+    check_identifier(id_column, "column")
+    return [id_column, *(name for name in names if name != id_column)]
+
+
+def _by_id(
+    query: sa.Select,
+    key: sa.ColumnClause,
+    id_range: tuple[int, int] | None,
+    ids: Iterable[int] | None,
+) -> sa.Select:
+    """Filter on integer ids (operator.index refuses anything else) and order by id."""
+    if id_range is not None:
+        first, last = (operator.index(bound) for bound in id_range)
+        query = query.where(key.between(first, last))
+    if ids is not None:
+        query = query.where(key.in_([operator.index(value) for value in ids]))
+    return query.order_by(key)
+
+
+def _condition(column: sa.ColumnClause, op: str, value: object) -> sa.ColumnElement[bool]:
+    if op not in OPERATORS:
+        raise ValueError(f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+    if op.endswith("in") and (isinstance(value, str | bytes) or not isinstance(value, Iterable)):
+        raise ValueError(f"operator {op!r} needs a list of values for {column.name!r}")
+    return OPERATORS[op](column, value)
+
+
+def _read_postgres(connection: Connection, query: sa.Select) -> pd.DataFrame:
+    """COPY the query's result out as CSV into memory and parse it with pandas."""
+    raw = connection.connection.dbapi_connection
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    with raw.cursor() as cursor:
+        select = cursor.mogrify(str(compiled), compiled.params)
+        cursor.execute(b"SELECT * FROM (" + select + b") AS q LIMIT 0")
+        text_columns = {
+            column.name: str
+            for column in cursor.description
+            if column.type_code not in _NUMERIC_OIDS
+        }
+        buffer = io.BytesIO()
+        cursor.copy_expert(
+            b"COPY (" + select + b") TO STDOUT WITH (FORMAT csv, HEADER true)", buffer
+        )
+    buffer.seek(0)
+    return pd.read_csv(
+        buffer, dtype=text_columns, keep_default_na=False, na_values=[""], skip_blank_lines=False
+    )
+
+
+def _read_generic(connection: Connection, query: sa.Select) -> pd.DataFrame:
+    frame = pd.read_sql(query, connection)
+    for name in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = frame[name].replace("", np.nan)
+    return frame
+
+
+def _copy_from(connection: Connection, table: str, names: list[str], stream: object) -> int:
+    quote = connection.dialect.identifier_preparer.quote
+    sql = (
+        f"COPY {quote(table)} ({', '.join(quote(name) for name in names)}) "
+        "FROM STDIN WITH (FORMAT csv)"
+    )
+    raw = connection.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        cursor.copy_expert(sql, stream)
+        return cursor.rowcount
+
+
+def _batches(rows: Iterable[Sequence[object]], size: int) -> Iterable[list[Sequence[object]]]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class _CsvStream:
+    """A read-only file of CSV text rendered from rows on demand, for COPY FROM STDIN."""
+
+    def __init__(self, rows: Iterable[Sequence[object]]) -> None:
+        self._batches = iter(_batches(rows, 1_000))
+        self._pending = ""
+        self.rows = 0
+
+    def read(self, size: int = -1) -> str:
+        """Up to `size` characters of CSV (all the rest when size < 0)."""
+        while (size < 0 or len(self._pending) < size) and self._render_batch():
+            pass
+        size = len(self._pending) if size < 0 else size
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        return chunk
+
+    def _render_batch(self) -> bool:
+        batch = next(self._batches, None)
+        if batch is None:
+            return False
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(batch)
+        self._pending += buffer.getvalue()
+        self.rows += len(batch)
+        return True

@@ -1,0 +1,131 @@
+"""`skserve db upgrade`, `skserve db load-csv` and `skserve demo-data`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import sqlalchemy as sa
+
+from skserve.cli.common import cli_settings
+from skserve.settings import Settings
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+START_DATABASE = (
+    "Start PostgreSQL (`docker compose up -d postgres`) or point DATABASE_URL at a reachable "
+    "server; unset DATABASE_URL to use the embedded SQLite file."
+)
+
+
+@click.group()
+def db() -> None:
+    """Database schema and data loading."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True, help="Alembic revision.")
+def upgrade(revision: str) -> None:
+    """Apply the schema migrations, then print the database's revision."""
+    from db import migrate
+
+    settings = cli_settings()
+    with database_errors(settings):
+        migrate.upgrade(settings.database_url, revision)
+        now = migrate.current(settings.database_url)
+    click.echo(f"{safe_url(settings.database_url)} is at revision {now}")
+
+
+@db.command("load-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--table", required=True, help="Table to create.")
+@click.option("--id-column", default=None, help="Primary key column; generated 1..N if absent.")
+@click.option("--replace", is_flag=True, help="Drop and reload the table if it exists.")
+def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> None:
+    """Load a CSV file (or .csv.gz) with a header row into a new table."""
+    from db.csv_loader import CsvLoadError, TableExists
+    from db.csv_loader import load_csv as load
+    from db.identifiers import InvalidIdentifier
+
+    settings = cli_settings()
+    with database_errors(settings), with_engine(settings) as engine:
+        try:
+            with progress_bar(path.stat().st_size, f"Loading {path.name}") as bar:
+                rows = load(
+                    engine, path, table, id_column=id_column, replace=replace, progress=bar.update
+                )
+        except TableExists as exc:
+            raise click.ClickException(
+                f"{exc}; add --replace to reload it, or pick another --table"
+            ) from None
+        except InvalidIdentifier as exc:
+            raise click.ClickException(f"{exc}. Rename it and load again.") from None
+        except CsvLoadError as exc:
+            raise click.ClickException(
+                f"{path}: {exc}. Nothing was loaded; fix and retry."
+            ) from None
+    click.echo(f"Loaded {rows:,} rows into {table}.")
+
+
+@click.command("demo-data")
+@click.option("--replace", is_flag=True, help="Reload the demo tables even if they exist.")
+def demo_data(replace: bool) -> None:
+    """Load the bundled UCI Adult data into adult_training and adult_features."""
+    from db import demo
+
+    settings = cli_settings()
+    with database_errors(settings), with_engine(settings) as engine:
+        if not replace and demo.demo_data_loaded(engine):
+            click.echo(f"Demo data already loaded ({demo.DEMO_ROWS:,} rows); --replace reloads.")
+            return
+        try:
+            with progress_bar(2 * demo.DEMO_CSV.stat().st_size, "Loading demo data") as bar:
+                counts = demo.load_demo_data(engine, replace=replace, progress=bar.update)
+        except demo.DemoDataError as exc:
+            raise click.ClickException(
+                f"{exc}; run `skserve demo-data --replace` to reload it"
+            ) from None
+    for table, rows in counts.items():
+        click.echo(f"{table}: {rows:,} rows")
+
+
+def progress_bar(total_bytes: int, label: str) -> ProgressBar[int]:
+    """A progress bar over bytes on stderr; loaders call its `update` with bytes read."""
+    return click.progressbar(length=total_bytes, label=label, file=sys.stderr)
+
+
+def safe_url(url: str) -> str:
+    """The database URL with any password hidden."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+@contextlib.contextmanager
+def with_engine(settings: Settings) -> Iterator[sa.Engine]:
+    """An engine for the configured database, disposed afterwards."""
+    from db.engine import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """Turn 'cannot connect' and other database errors into a message saying what to do."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise click.ClickException(
+            f"Cannot use the database at {safe_url(settings.database_url)}: {reason}. "
+            + START_DATABASE
+        ) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"Database error: {exc}") from None

@@ -1,0 +1,162 @@
+"""read_frame, write_frame and copy_rows on both backends, inside a rolled-back transaction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from db.copy_io import copy_rows, read_frame, select_rows, write_frame
+from db.identifiers import InvalidIdentifier
+
+CITIES = ["Paris", "Oslo", None, "Lima", "Oslo"]
+
+
+@pytest.fixture
+def entities(connection):
+    """`entities`: ids 1..5 with an int, a float and a text column (one NULL each)."""
+    connection.execute(
+        sa.text(
+            "CREATE TABLE entities "
+            "(id BIGINT PRIMARY KEY, age BIGINT, score DOUBLE PRECISION, city TEXT)"
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5],
+            "age": [30, 41, 25, None, 60],
+            "score": [0.5, np.nan, 2.25, 3.0, -1.0],
+            "city": CITIES,
+        }
+    )
+    frame["age"] = frame["age"].astype("Int64")
+    assert write_frame(connection, "entities", frame) == 5
+    return connection
+
+
+def test_whole_table_in_id_order_with_numpy_types(entities):
+    frame = read_frame(entities, "entities", ["age", "score", "city"], id_column="id")
+    assert frame.index.name == "id" and frame.index.tolist() == [1, 2, 3, 4, 5]
+    assert list(frame.columns) == ["age", "score", "city"]
+    assert frame["score"].dtype == np.float64
+    assert frame["age"].dtype == np.float64  # a NULL makes integers float, as in read_csv
+    assert frame["city"].isna().tolist() == [c is None for c in CITIES]
+    assert frame["city"].dropna().tolist() == [c for c in CITIES if c]
+
+
+def test_integers_without_nulls_are_int64(entities):
+    frame = read_frame(entities, "entities", ["id", "age"], id_range=(1, 3), id_column="id")
+    assert frame["id"].dtype == np.int64 and frame["age"].dtype == np.int64
+
+
+def test_id_range_is_inclusive(entities):
+    frame = read_frame(entities, "entities", ["city"], id_column="id", id_range=(2, 4))
+    assert frame.index.tolist() == [2, 3, 4]
+
+
+def test_ids_come_back_sorted_and_unknown_ids_are_left_out(entities):
+    frame = read_frame(entities, "entities", ["age"], id_column="id", ids=[5, 1, 99])
+    assert frame.index.tolist() == [1, 5]
+    assert frame["age"].tolist() == [30, 60]
+
+
+def test_no_matching_rows_gives_an_empty_frame(entities):
+    frame = read_frame(entities, "entities", ["age", "city"], id_column="id", ids=[])
+    assert frame.empty and list(frame.columns) == ["age", "city"]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ([("city", "=", "Oslo")], [2, 5]),
+        ([("city", "!=", "Oslo")], [1, 4]),
+        ([("age", "<", 30)], [3]),
+        ([("age", "<=", 30)], [1, 3]),
+        ([("score", ">", 0.5)], [3, 4]),
+        ([("score", ">=", 0.5)], [1, 3, 4]),
+        ([("city", "in", ["Paris", "Lima"])], [1, 4]),
+        ([("city", "not in", ["Paris", "Lima"])], [2, 5]),
+        ([("city", "=", "Oslo"), ("age", ">", 50)], [5]),
+        ([("city", "=", None)], [3]),
+    ],
+)
+def test_where_conditions(entities, where, expected):
+    frame = read_frame(entities, "entities", ["age"], id_column="id", where=where)
+    assert frame.index.tolist() == expected
+
+
+def test_where_combines_with_id_filters(entities):
+    where = [("city", "=", "Oslo")]
+    frame = read_frame(entities, "entities", ["city"], id_column="id", id_range=(1, 4), where=where)
+    assert frame.index.tolist() == [2]
+
+
+def test_where_values_are_bound_not_spliced(entities):
+    sneaky = "Oslo' OR '1'='1"
+    frame = read_frame(
+        entities, "entities", ["city"], id_column="id", where=[("city", "=", sneaky)]
+    )
+    assert frame.empty
+    drop = "x'); DROP TABLE entities; --"
+    read_frame(entities, "entities", ["city"], where=[("city", "in", [drop])])
+    assert len(read_frame(entities, "entities", ["city"])) == 5
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"table": "entities; DROP TABLE entities", "columns": ["age"]},
+        {"table": "entities", "columns": ["age, (SELECT 1)"]},
+        {"table": "entities", "columns": ["age"], "id_column": "id DESC"},
+        {"table": "entities", "columns": ["age"], "where": [("age > 0 OR 1", "=", 1)]},
+        {"table": "pg_catalog", "columns": ["age"]},
+    ],
+)
+def test_injection_looking_names_are_refused(entities, call):
+    with pytest.raises(InvalidIdentifier):
+        read_frame(entities, **call)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"where": [("age", "LIKE", "1%")]}, ValueError),
+        ({"where": [("city", "in", "Oslo")]}, ValueError),
+        ({"id_range": (1, 3)}, ValueError),
+        ({"id_column": "id", "ids": ["1; DROP TABLE entities"]}, TypeError),
+        ({"id_column": "id", "id_range": ("1", "3")}, TypeError),
+    ],
+)
+def test_bad_filters_are_refused(entities, kwargs, error):
+    with pytest.raises(error):
+        read_frame(entities, "entities", ["age"], **kwargs)
+
+
+def test_select_renders_quoted_names_and_bound_values():
+    query = select_rows("Mixed", ["Age"], id_column="id", where=[("Age", "=", "x")])
+    sql = str(query.compile())
+    assert '"Mixed"' in sql and '"Age"' in sql and "x" not in sql.replace("Mixed", "")
+
+
+def test_write_frame_turns_nan_and_none_into_null(entities):
+    frame = read_frame(
+        entities, "entities", ["age", "score", "city"], id_column="id", ids=[2, 3, 4]
+    )
+    nulls = entities.execute(
+        sa.text("SELECT id FROM entities WHERE age IS NULL OR score IS NULL OR city IS NULL")
+    )
+    assert sorted(row[0] for row in nulls) == [2, 3, 4]
+    assert frame.isna().sum().sum() == 3
+
+
+def test_copy_rows_streams_a_generator(entities):
+    rows = ((i, i % 90, i / 2, f"c{i}" if i % 3 else None) for i in range(100, 25_100))
+    assert copy_rows(entities, "entities", ["id", "age", "score", "city"], rows) == 25_000
+    frame = read_frame(entities, "entities", ["city"], id_column="id", id_range=(100, 25_099))
+    assert len(frame) == 25_000 and frame["city"].isna().sum() == len(range(102, 25_100, 3))
+
+
+def test_write_frame_refuses_bad_column_names(entities):
+    with pytest.raises(InvalidIdentifier):
+        write_frame(entities, "entities", pd.DataFrame({"id); DROP TABLE entities; --": [9]}))
