@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -132,7 +134,8 @@ def test_every_compose_variable_is_in_env_example():
 def test_env_example_documents_every_setting():
     documented = read_env_example()
     settings = {name.upper() for name in Settings.__dataclass_fields__}
-    gunicorn = set(GUNICORN_VARIABLE.findall((ROOT / "api" / "gunicorn_conf.py").read_text()))
+    gunicorn_conf = Path(importlib.util.find_spec("api.gunicorn_conf").origin)
+    gunicorn = set(GUNICORN_VARIABLE.findall(gunicorn_conf.read_text()))
     missing = (settings | gunicorn | {"WEB_CONCURRENCY", "PORT"}) - set(documented.values)
     assert not missing, f"add to .env.example: {sorted(missing)}"
     assert not documented.undocumented, f"comment these: {documented.undocumented}"
