@@ -64,7 +64,7 @@ def decode_body(
     if mimetype in CSV_TYPES:
         return decode_csv(raw, max_rows=max_rows, categorical=categorical)
     raise UnsupportedMediaType(
-        f"cannot read a {mimetype} body; send Content-Type: application/json or text/csv",
+        f"cannot read a body of type {mimetype}; send Content-Type: application/json or text/csv",
         {"content_type": mimetype, "accepted": ["application/json", "text/csv"]},
     )
 
@@ -87,7 +87,9 @@ def _loads(text: bytes | str) -> Any:
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
-    except (ValueError, RecursionError):  # bad UTF-8, absurd nesting
+    except RecursionError:
+        raise InvalidJSON("the body is nested too deeply to be a prediction request") from None
+    except ValueError:  # bytes that are not UTF-8
         raise InvalidJSON("the body is not valid UTF-8 JSON") from None
 
 
@@ -166,7 +168,7 @@ def _records(records: Any, where: str, max_rows: int) -> Rows:
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidBody(
-                f"{where}[{i}] is {_kind(record)}, not a record object; "
+                f"record {i} of {where} is {_kind(record)}, not an object; "
                 'rows without names go in {"columns": [...], "data": [[...]]}',
                 {"row": i},
             )
@@ -181,16 +183,16 @@ def _split(split: dict, where: str, max_rows: int) -> Rows:
         raise InvalidBody(f'{where} needs "columns": an array of feature names')
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
-        raise InvalidBody(f'{where} names {", ".join(dupes)} more than once in "columns"')
+        raise InvalidBody(f'"columns" of {where} names {", ".join(dupes)} more than once')
     if not isinstance(data, list):
         raise InvalidBody(f'{where} needs "data": an array of rows, each an array of values')
     check_rows(len(data), max_rows)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
-            got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
+            got = f"{len(row)} value(s)" if isinstance(row, list) else _kind(row)
             raise InvalidBody(
-                f'{where} "data"[{i}] has {got}; every row needs {len(columns)} values, '
-                'one per entry of "columns"',
+                f'row {i} of "data" in {where} has {got}; every row needs {len(columns)} '
+                'values, one per entry of "columns"',
                 {"row": i},
             )
     transposed = zip(*data, strict=True)

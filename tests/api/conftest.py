@@ -22,7 +22,12 @@ FEATURE_ROWS = 40  # ids 1..40 of adult_features
 @pytest.fixture(scope="session")
 def api_settings(pg_url: str, adult_model) -> Settings:
     """Settings for an API on the test database whose default model is the Adult model."""
-    return Settings(database_url=pg_url, default_model=adult_model.name, max_rows_per_request=50)
+    return Settings(
+        database_url=pg_url,
+        default_model=adult_model.name,
+        max_rows_per_request=50,
+        max_body_bytes=200_000,
+    )
 
 
 @pytest.fixture(scope="session")
