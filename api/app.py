@@ -62,7 +62,9 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         engine=engine,
         sessions=sessions,
         store=store,
-        entities=EntityReader(engine),
+        # Entity reads skip the pool's pre-ping round trip; EntityReader retries a dead
+        # connection itself.
+        entities=EntityReader(make_engine(settings.database_url, pool_pre_ping=False)),
         redis=make_redis(settings.redis_url),
         watcher=watcher,
         default_model=default_model,
@@ -80,11 +82,12 @@ def make_redis(url: str | None) -> Any:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    from api.routes import health, models, predictions
+    from api.routes import health, jobs, models, predictions
 
     app.register_blueprint(health.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(predictions.bp)
+    app.register_blueprint(jobs.bp)
     # Later resources (jobs, metrics, docs) register here.
 
 

@@ -47,6 +47,13 @@ class Services:
     default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
     _only_model: str | None = field(default=None, repr=False)
 
+    def close(self) -> None:
+        """Stop the watcher and close pooled connections (tests; gunicorn just exits)."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.entities.dispose()
+        self.engine.dispose()
+
     def default_model_name(self) -> str:
         """DEFAULT_MODEL, else the only registered model; 503 MODEL_NOT_READY otherwise."""
         if self.default_model:

@@ -149,28 +149,37 @@ class EntityReader:
 
     def _fetch_postgres(self, table: EntityTable, ids: list[Any]) -> list[tuple]:
         # The raw psycopg2 connection skips SQLAlchemy's statement layer; autocommit for this
-        # one read saves the BEGIN and ROLLBACK round trips of an implicit transaction.
-        raw = self._engine.raw_connection()
-        driver = raw.driver_connection
-        try:
-            driver.autocommit = True
-            with driver.cursor() as cursor:
-                cursor.execute(table.sql, (ids,))
-                rows = cursor.fetchall()
-            driver.autocommit = False
-            return rows
-        except self._engine.dialect.loaded_dbapi.Error as exc:
-            raw.invalidate()  # its state is unknown now; the pool opens a fresh one
-            raise sa.exc.DBAPIError.instance(
-                table.sql, None, exc, self._engine.dialect.loaded_dbapi.Error
-            ) from exc
-        finally:
-            raw.close()
+        # one read saves the BEGIN and ROLLBACK round trips of an implicit transaction. The
+        # engine may skip pre-ping (a round trip per checkout): a connection the server closed
+        # is then noticed here, discarded and the read retried once on a fresh one.
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        for attempt in (1, 2):
+            raw = self._engine.raw_connection()
+            driver = raw.driver_connection
+            try:
+                driver.autocommit = True
+                with driver.cursor() as cursor:
+                    cursor.execute(table.sql, (ids,))
+                    rows = cursor.fetchall()
+                driver.autocommit = False
+                return rows
+            except dbapi_error as exc:
+                raw.invalidate()  # its state is unknown now; the pool opens a fresh one
+                if attempt == 1 and self._engine.dialect.is_disconnect(exc, driver, None):
+                    continue
+                raise sa.exc.DBAPIError.instance(table.sql, None, exc, dbapi_error) from exc
+            finally:
+                raw.close()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(self, table: EntityTable, ids: list[Any]) -> list[tuple]:
         statement = sa.text(table.sql).bindparams(sa.bindparam("ids", expanding=True))
         with self._engine.connect() as connection:
             return [tuple(row) for row in connection.execute(statement, {"ids": ids})]
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the reader's engine."""
+        self._engine.dispose()
 
     def first_id(self, table: EntityTable) -> Any | None:
         """The smallest id in the table (for examples), None when it is empty."""

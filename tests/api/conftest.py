@@ -37,7 +37,7 @@ def app(api_settings: Settings) -> Iterator[Flask]:
 
     app = create_app({"SETTINGS": api_settings, "START_WATCHER": False, "TESTING": True})
     yield app
-    app.extensions["skserve"].engine.dispose()
+    app.extensions["skserve"].close()
 
 
 @pytest.fixture

@@ -216,4 +216,4 @@ def test_a_promotion_is_served_without_restart(sqlite_url: str, adult_bytes) -> 
             assert time.monotonic() < deadline, "v2 not served within 2 s"
             time.sleep(0.05)
     finally:
-        app.extensions["skserve"].watcher.stop()
+        app.extensions["skserve"].close()

@@ -1,0 +1,139 @@
+"""db.entities: feature rows by id on both backends, ids parsed before they reach SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from db.engine import make_engine
+from db.entities import EntityReader, InvalidEntityId, UnsupportedIdColumn
+from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
+
+ROWS = [(1, 39.0, "Male"), (2, None, "Female"), (5, 50.0, None)]
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[Engine]:
+    """An engine whose tables land in a fresh schema, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(pg_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Engine]:
+    """A database with `people` (integer ids) and `codes` (text ids) on either backend."""
+    if request.param == "postgresql":
+        engine = request.getfixturevalue("pg_schema")
+    else:
+        engine = make_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("CREATE TABLE people (id BIGINT PRIMARY KEY, age DOUBLE PRECISION, sex TEXT)")
+        )
+        connection.execute(
+            sa.text("CREATE TABLE codes (code VARCHAR(10) PRIMARY KEY, age DOUBLE PRECISION)")
+        )
+        connection.execute(
+            sa.text("CREATE TABLE floats (id DOUBLE PRECISION PRIMARY KEY, age DOUBLE PRECISION)")
+        )
+        connection.execute(
+            sa.text("INSERT INTO people VALUES (:i, :a, :s)"),
+            [{"i": i, "a": a, "s": s} for i, a, s in ROWS],
+        )
+        connection.execute(sa.text("INSERT INTO codes VALUES ('x1', 1.0), ('y2', 2.0)"))
+    yield engine
+    engine.dispose()
+
+
+def test_rows_by_id_as_columns(engine: Engine) -> None:
+    reader = EntityReader(engine)
+    table = reader.table("people", "id", ["sex", "age"])
+    found = reader.fetch(table, [5, 1, 99, 1])
+    order = sorted(range(found.n_rows), key=lambda i: found.ids[i])
+    assert [found.ids[i] for i in order] == [1, 5]
+    assert [found.columns["sex"][i] for i in order] == ["Male", None]
+    assert [found.columns["age"][i] for i in order] == [39.0, 50.0]
+    assert reader.first_id(table) == 1
+
+
+def test_no_rows_found(engine: Engine) -> None:
+    reader = EntityReader(engine)
+    found = reader.fetch(reader.table("people", "id", ["age"]), [404])
+    assert (found.ids, found.columns, found.n_rows) == ([], {"age": []}, 0)
+
+
+def test_text_ids(engine: Engine) -> None:
+    reader = EntityReader(engine)
+    table = reader.table("codes", "code", ["age"])
+    assert table.parse_ids(["x1", 7]) == ["x1", "7"]
+    found = reader.fetch(table, ["y2", "1' OR '1'='1"])
+    assert (found.ids, found.columns) == (["y2"], {"age": [2.0]})
+
+
+def test_integer_ids_are_parsed_before_the_query(engine: Engine) -> None:
+    table = EntityReader(engine).table("people", "id", ["age"])
+    assert table.parse_ids([1, "2", " 5 ", "-3", "+4"]) == [1, 2, 5, -3, 4]
+    bad = ["1 OR 1=1", "1; DROP TABLE people", 1.5, True, None, [1], 2**63, "", "1e3"]
+    with pytest.raises(InvalidEntityId) as raised:
+        table.parse_ids([1, *bad])
+    assert raised.value.bad == bad
+    assert "are integers" in str(raised.value) and "and 4 more" in str(raised.value)
+
+
+def test_tables_and_columns_are_checked_against_the_catalog(engine: Engine) -> None:
+    reader = EntityReader(engine)
+    with pytest.raises(TableNotFound):
+        reader.table("nobody", "id", ["age"])
+    with pytest.raises(ColumnNotFound):
+        reader.table("people", "id", ["age", "height"])
+    with pytest.raises(InvalidIdentifier):
+        reader.table("people; DROP TABLE people", "id", ["age"])
+    with pytest.raises(UnsupportedIdColumn):
+        reader.table("floats", "id", ["age"])
+
+
+def test_checked_tables_are_cached(engine: Engine) -> None:
+    reader = EntityReader(engine)
+    assert reader.table("people", "id", ["age"]) is reader.table("people", "id", ["age"])
+
+
+def test_a_failed_read_leaves_the_pool_usable(pg_schema: Engine) -> None:
+    with pg_schema.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE gone (id BIGINT PRIMARY KEY, age INTEGER)"))
+    reader = EntityReader(pg_schema)
+    table = reader.table("gone", "id", ["age"])
+    with pg_schema.begin() as connection:
+        connection.execute(sa.text("DROP TABLE gone"))
+    with pytest.raises(sa.exc.ProgrammingError):
+        reader.fetch(table, [1])
+    with pg_schema.connect() as connection:
+        assert connection.scalar(sa.text("SELECT 1")) == 1
+
+
+def test_a_connection_the_server_closed_is_replaced(pg_url: str, demo_tables: Engine) -> None:
+    engine = make_engine(pg_url, pool_pre_ping=False)
+    reader = EntityReader(engine)
+    table = reader.table("adult_features", "id", ["age"])
+    try:
+        assert reader.fetch(table, [1]).ids == [1]
+        with engine.connect() as connection:  # the same pooled connection the read used
+            pid = connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        with demo_tables.connect() as admin:
+            admin.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert reader.fetch(table, [1]).ids == [1]
+    finally:
+        reader.dispose()
