@@ -82,12 +82,11 @@ def make_redis(url: str | None) -> Any:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    from api.routes import health, jobs, models, predictions
+    from api.routes import health, models, predictions
 
     app.register_blueprint(health.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(predictions.bp)
-    app.register_blueprint(jobs.bp)
     # Later resources (jobs, metrics, docs) register here.
 
 
@@ -96,6 +95,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("api").setLevel(level)
-    logging.getLogger("db").setLevel(level)
-    logging.getLogger("inference").setLevel(level)
+    for name in ("api", "db", "inference"):
+        logging.getLogger(name).setLevel(level)
+    # sklearn-pandas logs every transform at INFO: one line per column per request.
+    logging.getLogger("sklearn_pandas").setLevel(logging.WARNING)
