@@ -39,4 +39,32 @@ def api(port: int | None, workers: int | None) -> None:
     os.execve(sys.executable, argv, env)
 
 
-# `skserve worker` (the RQ worker entry point) goes here.
+# --- `skserve worker`: the RQ worker entry point (owned by the batch-jobs work) -------------
+
+
+@click.command()
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    default=("batch", "train"),
+    show_default=True,
+    help="Queue to work (repeat for several; earlier ones first).",
+)
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--name", default=None, help="Worker name shown by RQ [default: generated].")
+def worker(queues: tuple[str, ...], burst: bool, name: str | None) -> None:
+    """Run an RQ worker for batch chunks and training (needs REDIS_URL).
+
+    Heavy libraries and production models are loaded before the first job. SIGTERM finishes
+    the current chunk and exits; a second SIGTERM stops at once.
+    """
+    from worker.main import run_worker
+
+    settings = cli_settings()
+    if settings.redis_url is None:
+        raise click.ClickException(
+            "REDIS_URL is not set. Without Redis, batch jobs run inside the API (and inline "
+            "in `skserve jobs submit`), so no worker is needed; set REDIS_URL to use workers."
+        )
+    run_worker(settings, queues=queues, burst=burst, name=name)

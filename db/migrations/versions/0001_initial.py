@@ -106,12 +106,6 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("job_id", "entity_id", name="pk_batch_predictions"),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["batch_jobs.id"],
-            ondelete="CASCADE",
-            name="fk_batch_predictions_job_id_batch_jobs",
-        ),
     )
 
     op.create_table(

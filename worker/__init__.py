@@ -1,0 +1,1 @@
+"""RQ job functions (batch prediction chunks, training runs) and the worker entry point."""

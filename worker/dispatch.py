@@ -1,0 +1,224 @@
+"""Submitting batch jobs and handing their chunks to RQ workers, or to an in-process pool.
+
+With Redis each chunk is one RQ job on the "batch" queue, retried with backoff. Without Redis
+(the embedded default) the same chunk function runs on a small thread pool in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db import jobs, registry
+from db.job_sources import SourceError, check_source, parse_source, plan_chunks, stage_csv
+from worker.chunks import drop_upload, run_chunk_job, run_chunk_with_retries
+from worker.context import JobContext
+
+log = logging.getLogger(__name__)
+
+BATCH_QUEUE = "batch"
+RETRY_INTERVALS: tuple[float, ...] = (1, 5, 15)
+MAX_CHUNK_ROWS = 1_000_000
+# A chunk whose worker died this many times (enqueued again each time) fails its job.
+MAX_ENQUEUES = 5
+# An RQ job marked started this recently may not have locked its chunk row yet.
+START_GRACE = timedelta(seconds=2)
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A batch job as a client asks for it: model, optional version, source, chunk size."""
+
+    model: str
+    version: int | None = None
+    source: Any = None  # the request's "source" object; None means the model's feature table
+    chunk_rows: int | None = None
+
+
+def create_batch_job(
+    session: Session,
+    request: JobRequest,
+    *,
+    default_chunk_rows: int,
+    upload: tuple[Path, str] | None = None,
+) -> jobs.JobRecord:
+    """Pin the version, check the source against the catalog, plan and record the chunks.
+
+    `upload` is (path, filename) of a CSV to stage as the source. Raises registry.ModelNotFound
+    / VersionNotFound / NoProductionVersion, db.identifiers' TableNotFound / ColumnNotFound /
+    InvalidIdentifier, SourceError or db.csv_loader.CsvLoadError; nothing is written then.
+    """
+    chunk_rows = check_chunk_rows(
+        default_chunk_rows if request.chunk_rows is None else request.chunk_rows
+    )
+    record = registry.get_version(session, name=request.model, version=request.version)
+    metadata = record.metadata()
+    spec = metadata.spec or {}
+    id_column = spec.get("id_column") or "id"
+    connection = session.connection()
+    if upload is not None:
+        source = stage_csv(connection, upload[0], id_column=id_column, filename=upload[1])
+    else:
+        source = parse_source(
+            request.source or {},
+            default_table=spec.get("feature_table"),
+            default_id_column=id_column,
+        )
+    check_source(connection, source, metadata.schema.names)
+    return jobs.create_job(
+        session,
+        model_name=record.name,
+        model_version=record.version,
+        classes=metadata.classes,
+        source=source,
+        chunk_rows=chunk_rows,
+        chunks=plan_chunks(connection, source, chunk_rows),
+    )
+
+
+def check_chunk_rows(value: Any) -> int:
+    """chunk_rows as an integer in 1..MAX_CHUNK_ROWS; SourceError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHUNK_ROWS:
+        raise SourceError(f"chunk_rows must be an integer from 1 to {MAX_CHUNK_ROWS:,}")
+    return value
+
+
+def chunk_timeout(chunk_rows: int) -> int:
+    """RQ job timeout for one chunk: generous for its size, short enough to notice a hang."""
+    return max(180, chunk_rows // 500)
+
+
+def rq_job_id(job_id: str, chunk_index: int, attempt: int) -> str:
+    """The RQ job id of one enqueueing of a chunk."""
+    return f"chunk-{job_id}-{chunk_index}-{attempt}"
+
+
+def enqueue_chunks(
+    queue: Any,
+    job: jobs.JobRecord,
+    chunks: Iterable[tuple[int, int]],
+    *,
+    intervals: tuple[float, ...] = RETRY_INTERVALS,
+) -> None:
+    """One RQ job per (chunk index, attempt), retried len(intervals) times with backoff."""
+    from rq import Queue, Retry
+
+    data = [
+        Queue.prepare_data(
+            run_chunk_job,
+            args=(job.id, index),
+            job_id=rq_job_id(job.id, index, attempt),
+            description=f"batch job {job.id} chunk {index}",
+            timeout=chunk_timeout(job.chunk_rows),
+            retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        for index, attempt in chunks
+    ]
+    queue.enqueue_many(data)
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis refused the chunks; the job was marked failed."""
+
+
+class Dispatcher:
+    """Runs the chunks of submitted jobs: on RQ when given Redis, else on an in-process pool."""
+
+    def __init__(
+        self,
+        context: JobContext,
+        redis: Any = None,
+        *,
+        intervals: tuple[float, ...] = RETRY_INTERVALS,
+        threads: int | None = None,
+    ) -> None:
+        self.context = context
+        self.intervals = intervals
+        self.queue = _batch_queue(redis) if redis is not None else None
+        if threads is None:
+            threads = 1 if context.settings.embedded_database else 2  # SQLite has one writer
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """True when chunks run in this process."""
+        return self.queue is None
+
+    def dispatch(self, job: jobs.JobRecord) -> None:
+        """Queue every chunk of a newly created job."""
+        chunks = [(index, 1) for index in range(job.chunks_total)]
+        if self.queue is None:
+            for index, _ in chunks:
+                future = self._executor().submit(
+                    run_chunk_with_retries, self.context, job.id, index, self.intervals
+                )
+                future.add_done_callback(_log_failure)
+            return
+        try:
+            enqueue_chunks(self.queue, job, chunks, intervals=self.intervals)
+        except Exception as exc:
+            with self.context.sessions() as session, session.begin():
+                jobs.fail_job(session, job_id=job.id, error=f"could not queue the chunks: {exc}")
+            raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
+
+    def cancel(self, job_id: str) -> jobs.JobRecord:
+        """Cancel a job: chunks not yet started will not run; running ones finish."""
+        with self.context.sessions() as session, session.begin():
+            job = jobs.cancel_job(session, job_id=job_id)
+        drop_upload(self.context, job, lock_timeout_ms=2_000)
+        return job
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="skserve-batch")
+        return self._pool
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the in-process pool (after the queued chunks when `wait`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _batch_queue(redis: Any) -> Any:
+    from rq import Queue
+
+    return Queue(BATCH_QUEUE, connection=redis)
+
+
+def _log_failure(future: Future) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("batch chunk failed: %s", exc)
+
+
+def run_job_inline(
+    context: JobContext,
+    job: jobs.JobRecord,
+    *,
+    intervals: tuple[float, ...] = RETRY_INTERVALS,
+    progress: Callable[[jobs.JobRecord], object] = lambda job: None,
+) -> jobs.JobRecord:
+    """Run every chunk of `job` here, one after another (the CLI without Redis)."""
+    for index in range(job.chunks_total):
+        try:
+            run_chunk_with_retries(context, job.id, index, intervals)
+        except Exception:  # recorded on the job by run_chunk_with_retries
+            log.debug("chunk %s of job %s failed", index, job.id, exc_info=True)
+        with context.sessions() as session:
+            job = jobs.get_job(session, job_id=job.id)
+        progress(job)
+        if not job.active:
+            break
+    return job

@@ -1,0 +1,124 @@
+"""The worker process: import the heavy libraries and load production models, then take jobs.
+
+Jobs run in the worker's own process (an RQ SimpleWorker), not in a forked horse per job: the
+models, their compiled fast paths and the database connections loaded once are reused by every
+chunk. SIGTERM is RQ's warm shutdown: the current chunk finishes, then the worker exits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from rq import Queue, SimpleWorker
+
+from skserve.settings import Settings
+from worker.context import JobContext, use_context
+from worker.dispatch import BATCH_QUEUE, RETRY_INTERVALS
+from worker.resume import resume_idle_chunks
+from worker.training import TRAIN_QUEUE
+
+log = logging.getLogger(__name__)
+
+QUEUES = (BATCH_QUEUE, TRAIN_QUEUE)
+# How often a worker looks for chunks abandoned by dead workers (and RQ cleans its registries).
+MAINTENANCE_SECONDS = 60
+HEAVY_MODULES = (
+    "numpy",
+    "pandas",
+    "sklearn.pipeline",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "inference.compat",
+    "inference.predict",
+    "inference.fastpath",
+    "db.copy_io",
+    "db.job_results",
+    "worker.chunks",
+    "trainer.train",
+)
+
+
+class BatchWorker(SimpleWorker):
+    """An RQ worker running jobs in-process that also resumes chunks of dead workers.
+
+    The resume pass runs with RQ's maintenance: once before the first job, then every
+    `maintenance_interval` seconds.
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[Queue],
+        *args: Any,
+        context: JobContext,
+        intervals: tuple[float, ...] = RETRY_INTERVALS,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        super().__init__(queues, *args, **kwargs)
+        self.context = context
+        self.intervals = intervals
+        use_context(context)  # the job functions this worker runs use its context
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry cleanup, then re-enqueue chunks nobody holds and no queue will run."""
+        super().run_maintenance_tasks()
+        self.resume_abandoned()
+
+    def resume_abandoned(self) -> int:
+        """Enqueue again the chunks abandoned by dead workers; returns how many."""
+        queue = Queue(BATCH_QUEUE, connection=self.connection)
+        try:
+            return resume_idle_chunks(self.context, queue, intervals=self.intervals)
+        except Exception:  # the database may be down; the next maintenance pass retries
+            log.exception("could not look for abandoned chunks")
+            return 0
+
+
+def preload(context: JobContext) -> float:
+    """Import the heavy libraries and load every production model; returns the seconds taken."""
+    started = time.perf_counter()
+    for name in HEAVY_MODULES:
+        importlib.import_module(name)
+    try:
+        context.store.preload()
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("cannot preload models (%s); they load on first use", exc)
+    loaded = ", ".join(f"{m.name} v{m.version}" for m in context.store.loaded()) or "none"
+    seconds = time.perf_counter() - started
+    log.info("preloaded in %.1f s; models: %s", seconds, loaded)
+    return seconds
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    queues: Sequence[str] = QUEUES,
+    burst: bool = False,
+    name: str | None = None,
+    intervals: tuple[float, ...] = RETRY_INTERVALS,
+) -> bool:
+    """Preload, then work the queues until stopped (or until empty with `burst`)."""
+    import redis
+
+    if settings.redis_url is None:
+        raise RuntimeError(
+            "REDIS_URL is not set: without Redis, batch jobs run inside the API process "
+            "and no worker is needed"
+        )
+    logging.getLogger("sklearn_pandas").setLevel(logging.WARNING)  # it logs every transform
+    context = JobContext.from_settings(settings)
+    preload(context)
+    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    worker = BatchWorker(
+        [Queue(queue, connection=connection) for queue in queues],
+        connection=connection,
+        name=name,
+        context=context,
+        intervals=intervals,
+    )
+    return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)

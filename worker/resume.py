@@ -1,0 +1,84 @@
+"""Resuming chunks whose worker died: the database says who holds a chunk, RQ says who will.
+
+A chunk being processed holds its row lock in PostgreSQL. An unfinished chunk of an active job
+whose row can be locked, and whose RQ job will not run (missing, failed, or "started" by a
+worker that no longer holds the lock), is enqueued again. Running it twice is harmless: the
+second run finds it finished and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from db import jobs
+from worker.context import JobContext
+from worker.dispatch import MAX_ENQUEUES, RETRY_INTERVALS, START_GRACE, enqueue_chunks, rq_job_id
+
+log = logging.getLogger(__name__)
+
+
+def resume_idle_chunks(
+    context: JobContext, queue: Any, *, intervals: tuple[float, ...] = RETRY_INTERVALS
+) -> int:
+    """Enqueue again the chunks nobody holds and no queue will run; returns how many."""
+    from rq.job import Job
+
+    resumed: list[tuple[jobs.ChunkRecord, int, Any]] = []
+    with context.sessions() as session, session.begin():
+        idle = jobs.idle_unfinished_chunks(session)
+        if not idle:
+            return 0
+        ids = [rq_job_id(c.job_id, c.chunk_index, c.attempts) for c in idle]
+        for chunk, rq_job in zip(
+            idle, Job.fetch_many(ids, connection=queue.connection), strict=True
+        ):
+            if will_run(rq_job):
+                continue
+            if chunk.attempts >= MAX_ENQUEUES:
+                message = f"its worker stopped before finishing it {chunk.attempts} times"
+                jobs.record_chunk_error(
+                    session,
+                    job_id=chunk.job_id,
+                    chunk_index=chunk.chunk_index,
+                    error=message,
+                    final=True,
+                )
+                continue
+            attempt = jobs.count_attempt(
+                session, job_id=chunk.job_id, chunk_index=chunk.chunk_index
+            )
+            resumed.append((chunk, attempt, rq_job))
+        for job_id in sorted({chunk.job_id for chunk, _, _ in resumed}):
+            job = jobs.get_job(session, job_id=job_id)
+            mine = [(c.chunk_index, attempt) for c, attempt, _ in resumed if c.job_id == job_id]
+            enqueue_chunks(queue, job, mine, intervals=intervals)
+            log.warning("batch job %s: enqueued abandoned chunks %s again", job_id, mine)
+    for _, _, rq_job in resumed:
+        _forget(rq_job)
+    return len(resumed)
+
+
+def will_run(rq_job: Any) -> bool:
+    """True when RQ still holds this job for a worker: waiting, or only just started."""
+    from rq.job import JobStatus
+    from rq.utils import now
+
+    if rq_job is None:
+        return False
+    status = rq_job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.STARTED and rq_job.started_at is not None:
+        return now() - rq_job.started_at < START_GRACE
+    return False
+
+
+def _forget(rq_job: Any) -> None:
+    """Delete the replaced RQ job so RQ's own abandoned-job cleanup does not retry it too."""
+    if rq_job is None:
+        return
+    try:
+        rq_job.delete()
+    except Exception:  # only bookkeeping: a duplicate run would find the chunk finished
+        log.debug("could not delete RQ job %s", rq_job.id, exc_info=True)
