@@ -83,7 +83,9 @@ def query_rows() -> Rows:
 def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
     """Validate the rows against the model's schema, naming every offending feature, and predict."""
     problems = nested_values(rows.columns, model.schema.names)
-    columns = {k: v for k, v in rows.columns.items() if k not in problems}
+    columns = rows.columns
+    if problems:
+        columns = {k: v for k, v in columns.items() if k not in problems}
     try:
         validated = model.validate(columns, rows.n_rows)
     except InvalidInput as exc:

@@ -10,6 +10,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# The first Adult row, as a client would send it.
+RECORD = {
+    "age": 39,
+    "workclass": "State-gov",
+    "fnlwgt": 77516,
+    "education": "Bachelors",
+    "education_num": 13,
+    "marital_status": "Never-married",
+    "occupation": "Adm-clerical",
+    "relationship": "Not-in-family",
+    "race": "White",
+    "sex": "Male",
+    "capital_gain": 2174,
+    "capital_loss": 0,
+    "hours_per_week": 40,
+    "native_country": "United-States",
+}
 FORMATS = [
     "columnar",
     "split",

@@ -24,12 +24,8 @@ from api.services import StartupError, register_model_file
 from db import registry
 from db.engine import make_engine, make_session_factory
 from skserve.settings import Settings
+from tests.api.helpers import RECORD
 from tests.conftest import TEST_REDIS_URL
-
-RECORD = {"age": 39, "workclass": "State-gov", "fnlwgt": 77516, "education": "Bachelors",
-          "education_num": 13, "marital_status": "Never-married", "occupation": "Adm-clerical",
-          "relationship": "Not-in-family", "race": "White", "sex": "Male", "capital_gain": 2174,
-          "capital_loss": 0, "hours_per_week": 40, "native_country": "United-States"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
 from api.errors import register_error_handlers
+from tests.api.helpers import RECORD
 
 JSON = "application/json"
 PREDICT = "/models/adult/predict"
-RECORD = {
-    "age": 39,
-    "workclass": "State-gov",
-    "fnlwgt": 77516,
-    "education": "Bachelors",
-    "education_num": 13,
-    "marital_status": "Never-married",
-    "occupation": "Adm-clerical",
-    "relationship": "Not-in-family",
-    "race": "White",
-    "sex": "Male",
-    "capital_gain": 2174,
-    "capital_loss": 0,
-    "hours_per_week": 40,
-    "native_country": "United-States",
-}
 
 
 def record(**changes: Any) -> dict[str, Any]:

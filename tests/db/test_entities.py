@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,50 +14,26 @@ ROWS = [(1, 39.0, "Male"), (2, None, "Female"), (5, 50.0, None)]
 
 
 @pytest.fixture
-def pg_schema(pg_url: str) -> Iterator[Engine]:
-    """An engine whose tables land in a fresh schema, dropped afterwards."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(pg_url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Engine]:
-    """A database with `people` (integer ids) and `codes` (text ids) on either backend."""
-    if request.param == "postgresql":
-        engine = request.getfixturevalue("pg_schema")
-    else:
-        engine = make_engine(sqlite_url)
+def tables(engine: Engine) -> Engine:
+    """`people` (integer ids), `codes` (text ids), `floats` (unsupported ids) on each backend."""
+    statements = [
+        "CREATE TABLE people (id BIGINT PRIMARY KEY, age DOUBLE PRECISION, sex TEXT)",
+        "CREATE TABLE codes (code VARCHAR(10) PRIMARY KEY, age DOUBLE PRECISION)",
+        "CREATE TABLE floats (id DOUBLE PRECISION PRIMARY KEY, age DOUBLE PRECISION)",
+        "INSERT INTO codes VALUES ('x1', 1.0), ('y2', 2.0)",
+    ]
     with engine.begin() as connection:
-        connection.execute(
-            sa.text("CREATE TABLE people (id BIGINT PRIMARY KEY, age DOUBLE PRECISION, sex TEXT)")
-        )
-        connection.execute(
-            sa.text("CREATE TABLE codes (code VARCHAR(10) PRIMARY KEY, age DOUBLE PRECISION)")
-        )
-        connection.execute(
-            sa.text("CREATE TABLE floats (id DOUBLE PRECISION PRIMARY KEY, age DOUBLE PRECISION)")
-        )
+        for statement in statements:
+            connection.execute(sa.text(statement))
         connection.execute(
             sa.text("INSERT INTO people VALUES (:i, :a, :s)"),
             [{"i": i, "a": a, "s": s} for i, a, s in ROWS],
         )
-        connection.execute(sa.text("INSERT INTO codes VALUES ('x1', 1.0), ('y2', 2.0)"))
-    yield engine
-    engine.dispose()
+    return engine
 
 
-def test_rows_by_id_as_columns(engine: Engine) -> None:
-    reader = EntityReader(engine)
+def test_rows_by_id_as_columns(tables: Engine) -> None:
+    reader = EntityReader(tables)
     table = reader.table("people", "id", ["sex", "age"])
     found = reader.fetch(table, [5, 1, 99, 1])
     order = sorted(range(found.n_rows), key=lambda i: found.ids[i])
@@ -70,22 +43,22 @@ def test_rows_by_id_as_columns(engine: Engine) -> None:
     assert reader.first_id(table) == 1
 
 
-def test_no_rows_found(engine: Engine) -> None:
-    reader = EntityReader(engine)
+def test_no_rows_found(tables: Engine) -> None:
+    reader = EntityReader(tables)
     found = reader.fetch(reader.table("people", "id", ["age"]), [404])
     assert (found.ids, found.columns, found.n_rows) == ([], {"age": []}, 0)
 
 
-def test_text_ids(engine: Engine) -> None:
-    reader = EntityReader(engine)
+def test_text_ids(tables: Engine) -> None:
+    reader = EntityReader(tables)
     table = reader.table("codes", "code", ["age"])
     assert table.parse_ids(["x1", 7]) == ["x1", "7"]
     found = reader.fetch(table, ["y2", "1' OR '1'='1"])
     assert (found.ids, found.columns) == (["y2"], {"age": [2.0]})
 
 
-def test_integer_ids_are_parsed_before_the_query(engine: Engine) -> None:
-    table = EntityReader(engine).table("people", "id", ["age"])
+def test_integer_ids_are_parsed_before_the_query(tables: Engine) -> None:
+    table = EntityReader(tables).table("people", "id", ["age"])
     assert table.parse_ids([1, "2", " 5 ", "-3", "+4"]) == [1, 2, 5, -3, 4]
     bad = ["1 OR 1=1", "1; DROP TABLE people", 1.5, True, None, [1], 2**63, "", "1e3"]
     with pytest.raises(InvalidEntityId) as raised:
@@ -94,8 +67,8 @@ def test_integer_ids_are_parsed_before_the_query(engine: Engine) -> None:
     assert "are integers" in str(raised.value) and "and 4 more" in str(raised.value)
 
 
-def test_tables_and_columns_are_checked_against_the_catalog(engine: Engine) -> None:
-    reader = EntityReader(engine)
+def test_tables_and_columns_are_checked_against_the_catalog(tables: Engine) -> None:
+    reader = EntityReader(tables)
     with pytest.raises(TableNotFound):
         reader.table("nobody", "id", ["age"])
     with pytest.raises(ColumnNotFound):
@@ -106,21 +79,21 @@ def test_tables_and_columns_are_checked_against_the_catalog(engine: Engine) -> N
         reader.table("floats", "id", ["age"])
 
 
-def test_checked_tables_are_cached(engine: Engine) -> None:
-    reader = EntityReader(engine)
+def test_checked_tables_are_cached(tables: Engine) -> None:
+    reader = EntityReader(tables)
     assert reader.table("people", "id", ["age"]) is reader.table("people", "id", ["age"])
 
 
-def test_a_failed_read_leaves_the_pool_usable(pg_schema: Engine) -> None:
-    with pg_schema.begin() as connection:
+def test_a_failed_read_leaves_the_pool_usable(pg_schema_engine: Engine) -> None:
+    with pg_schema_engine.begin() as connection:
         connection.execute(sa.text("CREATE TABLE gone (id BIGINT PRIMARY KEY, age INTEGER)"))
-    reader = EntityReader(pg_schema)
+    reader = EntityReader(pg_schema_engine)
     table = reader.table("gone", "id", ["age"])
-    with pg_schema.begin() as connection:
+    with pg_schema_engine.begin() as connection:
         connection.execute(sa.text("DROP TABLE gone"))
     with pytest.raises(sa.exc.ProgrammingError):
         reader.fetch(table, [1])
-    with pg_schema.connect() as connection:
+    with pg_schema_engine.connect() as connection:
         assert connection.scalar(sa.text("SELECT 1")) == 1
 
 
