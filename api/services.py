@@ -62,11 +62,9 @@ class Services:
             with self.sessions() as session:
                 names = sorted({record.name for record in registry.list_versions(session)})
             if len(names) != 1:
-                found = (
-                    f"{len(names)} models are registered ({', '.join(names)})"
-                    if names
-                    else ("no model is registered yet")
-                )
+                found = "no model is registered yet"
+                if names:
+                    found = f"{len(names)} models are registered ({', '.join(names)})"
                 raise errors.ModelNotReady(
                     f"no default model: {found}; set DEFAULT_MODEL or call /models/<name>/predict",
                     {"models": names},
