@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
 from api.errors import register_error_handlers
+from api.metrics import init_metrics
+from api.request_ids import configure_logging, init_request_ids
 from api.services import EXTENSION, Services, preload_models, register_model_file
 from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
+from db.prediction_log import PredictionLogger
 from skserve.settings import Settings, load_settings
 
 # Name MODEL_PATH is registered under when DEFAULT_MODEL is not set.
@@ -35,11 +37,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(config)
     app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
-    configure_logging(settings.log_level)
-    app.extensions[EXTENSION] = build_services(settings, app.config)
+    configure_logging(settings.log_level, settings.log_format)
+    services = build_services(settings, app.config)
+    app.extensions[EXTENSION] = services
+    init_request_ids(app)
+    init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)
     return app
+
+
+def count_jobs(services: Services) -> dict[str, int]:
+    """Batch jobs by status, for /metrics."""
+    from db import jobs
+
+    with services.sessions() as session:
+        return jobs.count_by_status(session)
 
 
 def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
@@ -68,6 +81,7 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         redis=make_redis(settings.redis_url),
         watcher=watcher,
         default_model=default_model,
+        prediction_log=PredictionLogger(engine, sample=settings.prediction_log_sample),
     )
 
 
@@ -82,20 +96,7 @@ def make_redis(url: str | None) -> Any:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    from api.routes import health, models, predictions
+    from api.routes import docs, health, jobs, models, predictions
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(models.bp)
-    app.register_blueprint(predictions.bp)
-    # Later resources (jobs, metrics, docs) register here.
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at LOG_LEVEL unless the host (gunicorn, pytest) configured logging."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("api", "db", "inference"):
-        logging.getLogger(name).setLevel(level)
-    # sklearn-pandas logs every transform at INFO: one line per column per request.
-    logging.getLogger("sklearn_pandas").setLevel(logging.WARNING)
+    for blueprint in (health.bp, models.bp, predictions.bp, jobs.bp, docs.bp):
+        app.register_blueprint(blueprint)

@@ -9,6 +9,8 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from api.metrics import ERRORS
+
 log = logging.getLogger(__name__)
 
 BATCH_HINT = "submit a batch job instead: POST /jobs (see GET /usage)"
@@ -78,6 +80,36 @@ class UnsupportedMediaType(APIError):
     status, error_code = 415, "UNSUPPORTED_MEDIA_TYPE"
 
 
+class Unauthorized(APIError):
+    """No admin token was sent."""
+
+    status, error_code = 401, "UNAUTHORIZED"
+
+
+class Forbidden(APIError):
+    """A wrong admin token, or admin endpoints disabled."""
+
+    status, error_code = 403, "FORBIDDEN"
+
+
+class Conflict(APIError):
+    """The request conflicts with the current state (e.g. deleting the production version)."""
+
+    status, error_code = 409, "CONFLICT"
+
+
+class InvalidModel(APIError):
+    """An uploaded file that cannot be registered as a model."""
+
+    status, error_code = 422, "INVALID_MODEL"
+
+
+class NotFoundError(APIError):
+    """A resource other than a model, version or entity does not exist."""
+
+    status, error_code = 404, "NOT_FOUND"
+
+
 class ModelNotFound(APIError):
     """No model of that name is registered."""
 
@@ -121,6 +153,7 @@ HTTP_ERROR_CODES = {
 def error_response(status: int, error_code: str, message: str, details: dict | None = None):
     """A JSON error response in the one shape."""
     body = {"error_code": error_code, "message": message, "details": details or {}}
+    ERRORS.labels(error_code).inc()
     response = jsonify(body)
     response.status_code = status
     return response

@@ -22,3 +22,11 @@ errorlog = "-"
 accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "yes") else None
 # A request line or header larger than this is refused by gunicorn before the app sees it.
 limit_request_line = 8190
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """Let /metrics forget a dead worker's live gauges (its counters are kept)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

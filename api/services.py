@@ -20,6 +20,7 @@ from api import errors
 from db import registry
 from db.entities import EntityReader, EntityTable
 from db.model_store import ModelStore, ProductionWatcher
+from db.prediction_log import PredictionLogger
 from inference.artifact import CorruptArtifact, IncompatibleArtifact, sha256_of
 from inference.predict import LoadedModel
 from skserve.settings import Settings
@@ -45,12 +46,15 @@ class Services:
     redis: Any = None  # redis.Redis when REDIS_URL is set; None means the embedded queue
     watcher: ProductionWatcher | None = None
     default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
+    prediction_log: PredictionLogger | None = None
     _only_model: str | None = field(default=None, repr=False)
 
     def close(self) -> None:
         """Stop the watcher and close pooled connections (tests; gunicorn just exits)."""
         if self.watcher is not None:
             self.watcher.stop()
+        if self.prediction_log is not None:
+            self.prediction_log.stop()
         self.entities.dispose()
         self.engine.dispose()
 

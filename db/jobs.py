@@ -337,3 +337,9 @@ def count_attempt(session: Session, *, job_id: str, chunk_index: int) -> int:
         .values(attempts=batch_chunks.c.attempts + 1)
         .returning(batch_chunks.c.attempts)
     ).scalar_one()
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """{status: number of jobs} over every batch job (for /metrics)."""
+    query = sa.select(batch_jobs.c.status, sa.func.count()).group_by(batch_jobs.c.status)
+    return {status: count for status, count in session.execute(query)}

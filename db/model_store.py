@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import registry
-from inference.model import load_model
+from inference.model import enable_fast_path, load_model
 from inference.predict import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ class ModelStore:
 
     A promotion is picked up by `refresh()`: the new version is loaded first and only then
     becomes production, so requests never wait on a load and a version that fails to load is
-    never switched to. Requests hold a reference to the model they started with.
+    never switched to. Its fast path is compiled after the switch (until then it answers on the
+    scikit-learn path, with the same results), so the switch happens within a poll interval.
+    Requests hold a reference to the model they started with.
     """
 
     def __init__(self, sessions: sessionmaker[Session], *, fast_path: bool = True) -> None:
@@ -52,26 +54,33 @@ class ModelStore:
             self._production[name] = version
         return self.get(name, version)
 
-    def get(self, name: str, version: int) -> LoadedModel:
-        """A specific version, loaded once per process."""
+    def get(self, name: str, version: int, *, compile_now: bool = True) -> LoadedModel:
+        """A specific version, loaded once per process (fast path compiled unless deferred)."""
         model = self._loaded.get((name, version))
         if model is not None:
             return model
         with self._lock:
             model = self._loaded.get((name, version))
             if model is None:
-                model = self._load(name, version)
+                model = self._load(name, version, compile_now)
                 self._loaded[(name, version)] = model
         return model
 
-    def _load(self, name: str, version: int) -> LoadedModel:
+    def _load(self, name: str, version: int, compile_now: bool) -> LoadedModel:
         with self._sessions() as session:
             record = registry.get_version(session, name=name, version=version)
             data = registry.get_artifact(session, name=name, version=version)
         started = time.perf_counter()
         model = load_model(
-            name, version, data, record.metadata(), sha256=record.sha256, fast_path=self._fast_path
+            name,
+            version,
+            data,
+            record.metadata(),
+            sha256=record.sha256,
+            fast_path=self._fast_path and compile_now,
         )
+        if self._fast_path and not compile_now:
+            model.fast_path_reason = "compiling"
         log.info("loaded %s v%s in %.2f s", name, version, time.perf_counter() - started)
         return model
 
@@ -83,7 +92,7 @@ class ModelStore:
             if self._production.get(name) == version:
                 continue
             try:
-                self.get(name, version)
+                model = self.get(name, version, compile_now=False)
             except Exception as exc:  # any load failure must keep serving the old version
                 log.exception(
                     "cannot load %s v%s; still serving v%s",
@@ -96,6 +105,8 @@ class ModelStore:
             self.failures.pop(name, None)
             self._production[name] = version
             self._evict(name, keep=version)
+            if model.fast_path_reason == "compiling":
+                enable_fast_path(model)
         return dict(self._production)
 
     def preload(self) -> None:

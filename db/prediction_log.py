@@ -8,6 +8,7 @@ bounded: when the queue is full new entries are dropped and counted.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import random
 import threading
@@ -96,8 +97,12 @@ class PredictionLogger:
             except queue.Empty:
                 break
         try:
+            rows = [
+                {**entry.__dict__, "inputs": _plain(entry.inputs), "outputs": _plain(entry.outputs)}
+                for entry in batch
+            ]
             with self._engine.begin() as conn:
-                conn.execute(prediction_log.insert(), [entry.__dict__ for entry in batch])
+                conn.execute(prediction_log.insert(), rows)
         except Exception:  # the database may be down: drop this batch, keep serving
             self.failed_batches += 1
             self.dropped += len(batch)
@@ -117,3 +122,16 @@ class PredictionLogger:
         if self._thread is not None:
             self._thread.join(timeout=self._flush_seconds + 1)
         self.drain()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy arrays and scalars as Python values, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

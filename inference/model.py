@@ -21,14 +21,22 @@ def load_model(
     sha256: str | None = None,
     fast_path: bool = True,
 ) -> LoadedModel:
-    """Unpickle and check an artifact, then compile its fast path when parity holds."""
-    artifact = load_artifact(data, metadata, sha256)
-    model = LoadedModel(name, version, artifact)
+    """Unpickle and check an artifact, then (unless told not to) compile its fast path."""
+    model = LoadedModel(name, version, load_artifact(data, metadata, sha256))
     if fast_path:
-        model.fast, model.fast_path_reason = compile_fast_path(model)
+        enable_fast_path(model)
     else:
-        model.fast_path_reason = "disabled by configuration"
+        model.fast_path_reason = "disabled by configuration (FAST_PATH=false)"
     return model
+
+
+def enable_fast_path(model: LoadedModel) -> None:
+    """Compile the fast path and switch the model to it when parity holds.
+
+    Safe while the model serves requests: until the one assignment below it answers on the
+    scikit-learn path, which gives the same results, only slower.
+    """
+    model.fast, model.fast_path_reason = compile_fast_path(model)
 
 
 def compile_fast_path(model: LoadedModel) -> tuple[object | None, str]:

@@ -29,6 +29,7 @@ class Settings:
     prediction_log_sample: float = 1.0
     model_poll_seconds: float = 1.0
     log_level: str = "INFO"
+    log_format: str = "json"
     fast_path: bool = True
 
     @property
@@ -83,6 +84,13 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {environ[name]!r}")
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (environ.get(name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment, failing fast and naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -99,5 +107,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", 1.0, 0.0, 1.0),
         model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", 1.0, 0.05, 60.0),
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+        log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
         fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
     )

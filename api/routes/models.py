@@ -1,7 +1,7 @@
-"""Model metadata. For now the seed aliases on the default model: GET /model, /model/download.
+"""Model metadata and control: the registry over HTTP, uploads, promotion, training on demand.
 
-The model-control endpoints (GET /models, /models/<name>, versions, upload, promote, train) are
-a later issue and belong in this blueprint, reusing `describe_model` and `artifact_response`.
+Reads are open; changes need the admin token. The seed aliases GET /model and /model/download
+act on the default model.
 """
 
 from __future__ import annotations
@@ -9,14 +9,215 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 
-from api.services import services
+from api import errors
+from api.auth import admin_required
+from api.services import parse_version, services
 from db import registry
 from inference.introspect import estimator_class, pipeline_steps
 from inference.predict import LoadedModel
 
 bp = Blueprint("models", __name__)
+
+
+@bp.get("/models")
+def list_models() -> dict[str, Any]:
+    """Every model, its versions and which one is in production."""
+    with services().sessions() as session:
+        records = registry.list_versions(session)
+    models: dict[str, dict[str, Any]] = {}
+    for record in records:
+        entry = models.setdefault(
+            record.name, {"name": record.name, "production_version": None, "versions": []}
+        )
+        entry["versions"].append(version_summary(record))
+        if record.is_production:
+            entry["production_version"] = record.version
+    return {"models": list(models.values())}
+
+
+@bp.get("/models/<name>")
+def show_model(name: str) -> dict[str, Any]:
+    """The production version's metadata."""
+    return describe_version(name, None)
+
+
+@bp.get("/models/<name>/versions/<version>")
+def show_version(name: str, version: str) -> dict[str, Any]:
+    """One version's metadata."""
+    return describe_version(name, _version(version))
+
+
+@bp.get("/models/<name>/versions/<version>/artifact")
+def download_artifact(name: str, version: str) -> Response:
+    """The cloudpickle bytes of one version (sha256 in X-Model-SHA256)."""
+    number = _version(version)
+    services().model(name, str(number))  # 404s with the same messages as predictions
+    return artifact_response(name, number)
+
+
+@bp.post("/models/<name>/versions")
+@admin_required
+def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
+    from trainer.register import RegistrationError, register_pipeline
+
+    data, schema = _uploaded_pipeline()
+    try:
+        with services().sessions() as session, session.begin():
+            record = register_pipeline(session, name=name, data=data, schema=schema)
+    except RegistrationError as exc:
+        raise errors.InvalidModel(f"the file was not registered: {exc}") from None
+    location = url_for("models.show_version", name=name, version=record.version)
+    return version_summary(record), 201, {"Location": location}
+
+
+@bp.post("/models/<name>/versions/<version>/promote")
+@admin_required
+def promote_version(name: str, version: str) -> dict[str, Any]:
+    """Make a version production; every API process switches within MODEL_POLL_SECONDS."""
+    number = _version(version)
+    svc = services()
+    svc.model(name, str(number))  # loads it here first, and 404s for unknown versions
+    with svc.sessions() as session, session.begin():
+        record = registry.promote(session, name=name, version=number)
+    svc.store.refresh()
+    return version_summary(record)
+
+
+@bp.delete("/models/<name>/versions/<version>")
+@admin_required
+def delete_version(name: str, version: str) -> tuple[str, int]:
+    """Remove a version that is not in production."""
+    number = _version(version)
+    svc = services()
+    svc.model(name, str(number))
+    try:
+        with svc.sessions() as session, session.begin():
+            registry.delete_version(session, name=name, version=number)
+    except ValueError as exc:
+        raise errors.Conflict(str(exc), {"model": name, "version": number}) from None
+    return "", 204
+
+
+@bp.post("/models/<name>/train")
+@admin_required
+def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Enqueue a training run of the model's stored spec; poll the returned URL."""
+    from worker.training import enqueue_training
+
+    svc = services()
+    model = svc.model(name)
+    promotion = request.args.get("promote", "if_better")
+    if promotion not in ("no", "always", "if_better"):
+        raise errors.InvalidBody(
+            f"promote must be no, always or if_better, got {promotion!r}", {"promote": promotion}
+        )
+    spec = model.artifact.metadata.spec
+    if not spec:
+        raise errors.Conflict(
+            f"model {name!r} was registered without a training spec, so it cannot be retrained "
+            "here; train it with `skserve train --spec ...`"
+        )
+    if svc.redis is None:
+        raise errors.ServiceUnavailable(
+            "training on demand needs REDIS_URL and a `skserve worker`; without them run "
+            f"`skserve train --spec <spec for {name}>`"
+        )
+    job = enqueue_training(svc.redis, spec, promotion)
+    location = url_for("models.training_status", name=name, job_id=job.id)
+    return (
+        {"job_id": job.id, "status": "queued", "status_url": location},
+        202,
+        {"Location": location},
+    )
+
+
+@bp.get("/models/<name>/train/<job_id>")
+def training_status(name: str, job_id: str) -> dict[str, Any]:
+    """Status of a training run (and the version it registered once finished)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    svc = services()
+    if svc.redis is None:
+        raise errors.NotFoundError(f"no training job {job_id!r}: training needs REDIS_URL")
+    try:
+        job = Job.fetch(job_id, connection=svc.redis)
+    except NoSuchJobError:
+        raise errors.NotFoundError(
+            f"no training job {job_id!r} (finished jobs are kept for a limited time)",
+            {"job_id": job_id},
+        ) from None
+    body: dict[str, Any] = {"job_id": job.id, "model": name, "status": job.get_status().value}
+    if body["status"] == "finished":
+        body["result"] = json_safe(job.return_value())
+    if body["status"] == "failed":
+        result = job.latest_result()
+        body["error"] = (result.exc_string or "").strip().splitlines()[-1] if result else None
+    return body
+
+
+def _version(raw: str) -> int:
+    number = parse_version(raw)
+    assert number is not None
+    return number
+
+
+def _uploaded_pipeline() -> tuple[bytes, dict[str, Any] | None]:
+    """The pipeline bytes and optional schema of an upload."""
+    import json
+
+    if request.files:
+        upload = request.files.get("file")
+        if upload is None:
+            raise errors.InvalidBody("multipart uploads carry the pickle in a field named `file`")
+        schema = None
+        if "schema" in request.form:
+            try:
+                schema = json.loads(request.form["schema"])
+            except ValueError:
+                raise errors.InvalidJSON("the `schema` field is not valid JSON") from None
+        return upload.read(), schema
+    data = request.get_data(cache=False)
+    if not data:
+        raise errors.InvalidBody(
+            "send the cloudpickle file as the body (application/octet-stream) or as a "
+            "multipart field named `file`"
+        )
+    return data, None
+
+
+def version_summary(record: registry.VersionRecord) -> dict[str, Any]:
+    """A version as listed: number, production flag, sha256, metrics, created time."""
+    return json_safe(
+        {
+            "name": record.name,
+            "version": record.version,
+            "production": record.is_production,
+            "sha256": record.sha256,
+            "metrics": record.metrics,
+            "created_at": record.created_at.isoformat() if record.created_at else None,
+            "promoted_at": record.promoted_at.isoformat() if record.promoted_at else None,
+        }
+    )
+
+
+def describe_version(name: str, version: int | None) -> dict[str, Any]:
+    """describe_model plus registry facts (sha256, training data, created time)."""
+    svc = services()
+    model = svc.model(name, str(version) if version is not None else None)
+    with svc.sessions() as session:
+        record = registry.get_version(session, name=name, version=model.version)
+    return {
+        **describe_model(model),
+        "production": record.is_production,
+        "sha256": record.sha256,
+        "training_data": json_safe(record.data_fingerprint),
+        "registered_from": record.details.get("registered_from", "trainer"),
+        "created_at": record.created_at.isoformat() if record.created_at else None,
+    }
 
 
 @bp.get("/model")
@@ -50,7 +251,8 @@ def describe_model(model: LoadedModel) -> dict[str, Any]:
             "estimator": estimator_class(pipeline),
             "metrics": metadata.metrics,
             "library_versions": metadata.library_versions,
-            "fast_path": {"enabled": model.fast is not None, "reason": model.fast_path_reason},
+            "fast_path": model.fast is not None,
+            "fast_path_reason": model.fast_path_reason,
         }
     )
 

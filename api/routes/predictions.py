@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from api import errors
 from api.codecs import (
@@ -16,6 +19,8 @@ from api.codecs import (
     encode_result,
     nested_values,
 )
+from api.metrics import PREDICTIONS
+from api.request_ids import current_request_id
 from api.services import services
 from api.usage import build_usage
 from db.entities import InvalidEntityId
@@ -25,13 +30,46 @@ from inference.validation import InvalidInput
 bp = Blueprint("predictions", __name__)
 
 
+def recorded(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Count the rows a view predicted and queue them for the prediction log."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        body = view(*args, **kwargs)
+        if "predictions" in body:
+            record_prediction(body, (time.perf_counter() - started) * 1000)
+        return body
+
+    return wrapper
+
+
+def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
+    """Metrics and the prediction log for one answered request (no I/O on this thread)."""
+    rows = len(body["predictions"])
+    PREDICTIONS.labels(body["model"], str(body["version"])).inc(rows)
+    prediction_log = services().prediction_log
+    if prediction_log is not None:
+        prediction_log.log(
+            model_name=body["model"],
+            model_version=body["version"],
+            request_id=current_request_id(),
+            rows=rows,
+            latency_ms=latency_ms,
+            inputs=g.pop("prediction_inputs", None),
+            outputs={k: body[k] for k in ("predictions", "probabilities", "ids") if k in body},
+        )
+
+
 @bp.post("/models/<name>/predict")
+@recorded
 def predict(name: str) -> dict[str, Any]:
     """Predict the rows (or stored ids) in the body with model `name`."""
     return predict_body(services().model(name, request.args.get("version")))
 
 
 @bp.get("/models/<name>/predict")
+@recorded
 def predict_query(name: str) -> dict[str, Any]:
     """Predict one row given as query arguments."""
     model = services().model(name, request.args.get("version"))
@@ -39,6 +77,7 @@ def predict_query(name: str) -> dict[str, Any]:
 
 
 @bp.get("/models/<name>/entities/<entity_id>/prediction")
+@recorded
 def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
     """Predict one stored entity; 404 ENTITY_NOT_FOUND when the id is unknown."""
     return predict_ids(services().model(name, request.args.get("version")), [entity_id])
@@ -46,6 +85,7 @@ def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
 
 @bp.post("/predict")
 @bp.post("/model/predict")
+@recorded
 def predict_default() -> dict[str, Any]:
     """Seed alias: POST /models/<default model>/predict."""
     svc = services()
@@ -53,6 +93,7 @@ def predict_default() -> dict[str, Any]:
 
 
 @bp.get("/")
+@recorded
 def predict_default_query() -> dict[str, Any]:
     """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
     svc = services()
@@ -90,6 +131,7 @@ def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
         validated = model.validate(columns, rows.n_rows)
     except InvalidInput as exc:
         problems = {**exc.details, **problems}
+    g.prediction_inputs = rows.columns
     if problems:
         raise errors.InvalidInput(
             f"{len(problems)} feature(s) are invalid: {', '.join(problems)}. Fix them as "

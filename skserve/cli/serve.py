@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -34,9 +36,21 @@ def api(port: int | None, workers: int | None) -> None:
         env["PORT"] = str(port)
     if workers is not None:
         env["WEB_CONCURRENCY"] = str(workers)
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR"))
     argv = [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, APP]
     # Replace this process so signals from a supervisor or `docker stop` reach gunicorn itself.
     os.execve(sys.executable, argv, env)
+
+
+def metrics_dir(configured: str | None) -> str:
+    """An empty folder for prometheus-client's multiprocess files (stale ones would add up)."""
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return str(path)
+    return tempfile.mkdtemp(prefix="skserve-metrics-")
 
 
 # --- `skserve worker`: the RQ worker entry point (owned by the batch-jobs work) -------------

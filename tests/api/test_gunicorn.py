@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,90 +18,23 @@ from tests.api.helpers import (
     expected_answers,
     features_of,
 )
+from tests.processes import SKSERVE, children, start_api, stop
 
 pytestmark = pytest.mark.slow
 
-SKSERVE = Path(sys.executable).with_name("skserve")
 MAX_BODY_BYTES = 1_000_000
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of `pid`, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture(scope="module")
 def server(pg_url: str, adult_model, tmp_path_factory) -> Iterator[tuple[str, subprocess.Popen]]:
     """`skserve api --workers 2` on a free port against the test database; stopped afterwards."""
-    port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "api.log"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("REDIS_URL", "MODEL_PATH", "WEB_CONCURRENCY", "PORT")
-    }
-    env.update(
-        DATABASE_URL=pg_url,
-        DEFAULT_MODEL="adult",
-        HOST="127.0.0.1",
-        MAX_BODY_BYTES=str(MAX_BODY_BYTES),
-        LOG_LEVEL="WARNING",
-    )
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(SKSERVE), "api", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    env = {"DATABASE_URL": pg_url, "DEFAULT_MODEL": "adult", "MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
+    base_url, process = start_api(env, log)
     try:
-        wait_until_ready(base_url, process, log)
         yield base_url, process
     finally:
         stop(process)
-
-
-def wait_until_ready(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll /ready until 200 (both workers load the model first); fail with the server log."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"skserve api exited:\n{log.read_text()}"
-        try:
-            if requests.get(f"{base_url}/ready", timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"skserve api not ready after 120 s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the gunicorn master (it stops its workers); SIGKILL the group if it hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_two_workers_serve(server) -> None:

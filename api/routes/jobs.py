@@ -1,0 +1,352 @@
+"""Batch jobs: submit (JSON or a CSV upload), list, status, results (JSON pages or CSV), cancel."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from api import errors
+from api.services import parse_version, services
+from db import jobs, registry
+from db.csv_loader import CsvLoadError
+from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
+from db.job_results import read_results, stream_results_csv
+from db.job_sources import SourceError, UnknownIds
+from db.tables import JobStatus
+from worker.context import JobContext
+from worker.dispatch import RETRY_INTERVALS, Dispatcher, JobRequest, QueueUnavailable
+from worker.dispatch import create_batch_job as create_job
+
+bp = Blueprint("jobs", __name__)
+jobs_bp = bp
+DISPATCHER = "skserve.jobs"
+MAX_PAGE = 10_000
+_dispatcher_lock = threading.Lock()
+
+
+class JobNotFound(errors.APIError):
+    """No batch job has this id."""
+
+    status, error_code = 404, "JOB_NOT_FOUND"
+
+
+class InvalidSource(errors.APIError):
+    """The job's source cannot be used (names, id column, ids, chunk size)."""
+
+    status, error_code = 422, "INVALID_SOURCE"
+
+
+class TableNotFoundError(errors.APIError):
+    """The source table does not exist."""
+
+    status, error_code = 422, "TABLE_NOT_FOUND"
+
+
+class ColumnNotFoundError(errors.APIError):
+    """The source table lacks the id column or features the model needs."""
+
+    status, error_code = 422, "COLUMN_NOT_FOUND"
+
+
+class UnknownIdsError(errors.APIError):
+    """Some listed ids are not in the feature table."""
+
+    status, error_code = 422, "UNKNOWN_IDS"
+
+
+class InvalidCSV(errors.APIError):
+    """The uploaded CSV cannot be loaded."""
+
+    status, error_code = 422, "INVALID_CSV"
+
+
+class JobNotCancelable(errors.APIError):
+    """The job already finished or failed."""
+
+    status, error_code = 409, "JOB_NOT_CANCELABLE"
+
+
+class JobNotFinished(errors.APIError):
+    """Results are read once the job has ended."""
+
+    status, error_code = 409, "JOB_NOT_FINISHED"
+
+
+@bp.post("/jobs")
+def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Create a batch job from JSON or a multipart CSV upload; 202 with its status URL."""
+    svc = services()
+    with _submission_errors(), _uploaded_csv() as upload:
+        job_request = _form_request() if upload is not None else _json_request()
+        with svc.sessions() as session, session.begin():
+            job = create_job(
+                session,
+                job_request,
+                default_chunk_rows=svc.settings.batch_chunk_rows,
+                upload=upload,
+            )
+    try:
+        dispatcher().dispatch(job)
+    except QueueUnavailable as exc:
+        raise errors.ServiceUnavailable(str(exc), {"job": job.id}) from None
+    location = url_for("jobs.job_status", job_id=job.id)
+    return job_json(job), 202, {"Location": location}
+
+
+@bp.get("/jobs")
+def list_jobs() -> dict[str, Any]:
+    """Jobs newest first; ?status= filters, ?offset= and ?limit= page."""
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in JobStatus}:
+        raise errors.InvalidBody(
+            f"status must be one of {', '.join(s.value for s in JobStatus)}, got {status!r}"
+        )
+    offset, limit = _page(default_limit=50, max_limit=1_000)
+    with services().sessions() as session:
+        found = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
+        total = jobs.count_jobs(session, status=status)
+    return {
+        "jobs": [job_json(job) for job in found],
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+@bp.get("/jobs/<job_id>")
+def job_status(job_id: str) -> dict[str, Any]:
+    """Status, progress, timings and the error of one job."""
+    return job_json(_get_job(job_id))
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel_job(job_id: str) -> dict[str, Any]:
+    """Cancel a queued or started job: its remaining chunks do not run."""
+    try:
+        job = dispatcher().cancel(job_id)
+    except jobs.JobNotFound:
+        raise _not_found(job_id) from None
+    except jobs.JobNotCancelable as exc:
+        raise JobNotCancelable(str(exc), {"status": exc.status}) from None
+    return job_json(job)
+
+
+@bp.get("/jobs/<job_id>/results")
+def job_results(job_id: str) -> Response | dict[str, Any]:
+    """Results ordered by entity id: JSON pages, or all of them as streamed CSV."""
+    job = _get_job(job_id)
+    if job.active:
+        raise JobNotFinished(
+            f"job {job_id} is {job.status} ({job.rows_done:,} of {job.rows_total:,} rows done); "
+            f"poll GET /jobs/{job_id} until it has ended",
+            {"status": job.status, "rows_done": job.rows_done, "rows_total": job.rows_total},
+        )
+    if _wants_csv():
+        stream = stream_results_csv(services().engine, job_id=job.id, classes=job.classes)
+        return Response(
+            stream,
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="job-{job.id}.csv"'},
+        )
+    offset, limit = _page(default_limit=100, max_limit=MAX_PAGE)
+    with services().sessions() as session:
+        rows = read_results(session, job_id=job.id, offset=offset, limit=limit)
+    more = offset + len(rows) < job.rows_done
+    next_url = url_for(".job_results", job_id=job.id, offset=offset + limit, limit=limit)
+    return {
+        "id": job.id,
+        "model": job.model_name,
+        "version": job.model_version,
+        "status": job.status,
+        "classes": job.classes,
+        "total": job.rows_done,
+        "offset": offset,
+        "limit": limit,
+        "results": [_result_json(row, job.classes) for row in rows],
+        "next": next_url if more else None,
+    }
+
+
+def dispatcher() -> Dispatcher:
+    """This app's Dispatcher: RQ when Redis is configured, else an in-process pool."""
+    extensions = current_app.extensions
+    with _dispatcher_lock:
+        if DISPATCHER not in extensions:
+            svc = services()
+            context = JobContext(svc.settings, svc.engine, svc.sessions, svc.store)
+            intervals = current_app.config.get("JOB_RETRY_INTERVALS", RETRY_INTERVALS)
+            extensions[DISPATCHER] = Dispatcher(context, svc.redis, intervals=tuple(intervals))
+        return extensions[DISPATCHER]
+
+
+def job_json(job: jobs.JobRecord) -> dict[str, Any]:
+    """A job as the API shows it."""
+    rate = job.rows_per_second
+    return {
+        "id": job.id,
+        "status": job.status,
+        "model": job.model_name,
+        "version": job.model_version,
+        "source": job.source_object().summary(),
+        "rows_total": job.rows_total,
+        "rows_done": job.rows_done,
+        "chunks_total": job.chunks_total,
+        "chunks_done": job.chunks_done,
+        "chunk_rows": job.chunk_rows,
+        "rows_per_second": round(rate, 1) if rate is not None else None,
+        "seconds": round(job.seconds, 3) if job.seconds is not None else None,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "error": job.error,
+        "links": {
+            "self": url_for("jobs.job_status", job_id=job.id),
+            "results": url_for("jobs.job_results", job_id=job.id),
+        },
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _result_json(row: tuple[int, str | None, list[float] | None], classes: Any) -> dict[str, Any]:
+    entity_id, text, probabilities = row
+    if classes:
+        labels = {str(label): label for label in classes}
+        prediction = labels.get(text, text) if text is not None else None
+    else:
+        prediction = _finite(float(text)) if text is not None else None
+    result: dict[str, Any] = {"id": entity_id, "prediction": prediction}
+    if classes and probabilities is not None:
+        keys = [str(label) for label in classes]
+        result["probabilities"] = dict(zip(keys, map(_finite, probabilities), strict=False))
+    return result
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _get_job(job_id: str) -> jobs.JobRecord:
+    with services().sessions() as session:
+        try:
+            return jobs.get_job(session, job_id=job_id)
+        except jobs.JobNotFound:
+            raise _not_found(job_id) from None
+
+
+def _not_found(job_id: str) -> JobNotFound:
+    return JobNotFound(f"no batch job with id {job_id!r}; GET /jobs lists them", {"id": job_id})
+
+
+def _page(*, default_limit: int, max_limit: int) -> tuple[int, int]:
+    offset = _int_arg("offset", 0, 0, None)
+    return offset, _int_arg("limit", default_limit, 1, max_limit)
+
+
+def _int_arg(name: str, default: int, lowest: int, highest: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    value = int(text) if text.isdigit() and len(text) < 12 else None
+    if value is None or value < lowest or (highest is not None and value > highest):
+        bound = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
+        raise errors.InvalidBody(f"{name} must be an integer {bound}, got {raw!r}", {name: raw})
+    return value
+
+
+def _wants_csv() -> bool:
+    if request.args.get("format") is not None:
+        return request.args["format"].lower() == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv"
+
+
+def _json_request() -> JobRequest:
+    if not request.is_json:
+        raise errors.UnsupportedMediaType(
+            "POST /jobs takes application/json, or multipart/form-data with a CSV `file`",
+            {"content_type": request.mimetype},
+        )
+    body = request.get_json(silent=True)
+    if body is None:
+        raise errors.InvalidJSON("the body is not valid JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise errors.InvalidBody(
+            'the body must be an object naming a model: {"model": "adult", "source": '
+            '{"table": "adult_features"}}'
+        )
+    return JobRequest(
+        model=body["model"],
+        version=_version(body.get("version")),
+        source=body.get("source"),
+        chunk_rows=body.get("chunk_rows"),
+    )
+
+
+def _form_request() -> JobRequest:
+    model = request.form.get("model")
+    if not model:
+        raise errors.InvalidBody("the form must name a model: model=adult")
+    chunk_rows = request.form.get("chunk_rows")
+    return JobRequest(
+        model=model,
+        version=parse_version(request.form.get("version")),
+        chunk_rows=int(chunk_rows) if chunk_rows and chunk_rows.isdigit() else chunk_rows,
+    )
+
+
+def _version(value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    return parse_version(str(value))
+
+
+@contextlib.contextmanager
+def _uploaded_csv() -> Iterator[tuple[Path, str] | None]:
+    """(path, filename) of the multipart `file` saved to a temporary file, or None for JSON."""
+    if request.mimetype != "multipart/form-data":
+        yield None
+        return
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise errors.InvalidBody("attach the CSV as the multipart field `file`")
+    with tempfile.TemporaryDirectory(prefix="skserve-upload-") as folder:
+        path = Path(folder) / "upload.csv"
+        upload.save(path)
+        yield path, upload.filename
+
+
+@contextlib.contextmanager
+def _submission_errors() -> Iterator[None]:
+    """Turn the core's refusals into API errors; nothing has been queued when they happen."""
+    try:
+        yield
+    except registry.ModelNotFound as exc:
+        raise errors.ModelNotFound(str(exc), {"model": exc.name}) from None
+    except registry.VersionNotFound as exc:
+        details = {"model": exc.name, "version": exc.version}
+        raise errors.VersionNotFound(str(exc), details) from None
+    except registry.NoProductionVersion as exc:
+        raise errors.ModelNotReady(str(exc), {"model": exc.name}) from None
+    except TableNotFound as exc:
+        raise TableNotFoundError(str(exc), {"table": exc.table}) from None
+    except ColumnNotFound as exc:
+        raise ColumnNotFoundError(str(exc), {"table": exc.table, "missing": exc.missing}) from None
+    except UnknownIds as exc:
+        raise UnknownIdsError(str(exc), exc.details) from None
+    except CsvLoadError as exc:
+        raise InvalidCSV(str(exc), {"line": exc.line} if exc.line else {}) from None
+    except SourceError as exc:
+        raise InvalidSource(str(exc), exc.details) from None
+    except InvalidIdentifier as exc:
+        raise InvalidSource(str(exc)) from None

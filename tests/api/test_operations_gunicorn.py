@@ -1,0 +1,92 @@
+"""Hot promotion and metrics across real gunicorn workers."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+import requests
+
+from tests.api.helpers import RECORD
+from tests.processes import start_api, stop
+from trainer.train import Promotion, train_model
+
+pytestmark = pytest.mark.slow
+TOKEN = "promotion-token"
+
+
+@pytest.fixture(scope="module")
+def server(pg_url, demo_tables, adult_spec, tmp_path_factory):
+    """Model `hot` with v1 in production and v2 registered, served by 2 gunicorn workers."""
+    spec = replace(
+        adult_spec,
+        name="hot",
+        params={**adult_spec.params, "n_estimators": 3},
+        filters=(("fnlwgt", "<", 60000),),
+    )
+    train_model(demo_tables, spec, promotion=Promotion.ALWAYS)
+    train_model(demo_tables, spec)
+    log = tmp_path_factory.mktemp("gunicorn") / "api.log"
+    base_url, process = start_api(
+        {"DATABASE_URL": pg_url, "DEFAULT_MODEL": "hot", "ADMIN_TOKEN": TOKEN}, log
+    )
+    yield base_url
+    stop(process)
+
+
+def test_promotion_reaches_every_worker_within_two_seconds_without_failures(server):
+    stop_at = threading.Event()
+    results: list[tuple[float, int, int | None]] = []  # (sent at, status, version)
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop_at.is_set():
+                sent = time.monotonic()
+                try:
+                    response = session.post(f"{server}/models/hot/predict", json=RECORD, timeout=10)
+                    version = response.json().get("version")
+                    results.append((sent, response.status_code, version))
+                except requests.RequestException:
+                    results.append((sent, 0, None))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    asked_at = time.monotonic()
+    promotion = requests.post(
+        f"{server}/models/hot/versions/2/promote",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    promoted_at = time.monotonic()  # the promotion is committed when the call returns
+    time.sleep(4)
+    stop_at.set()
+    for thread in threads:
+        thread.join()
+
+    assert promotion.status_code == 200, promotion.text
+    assert results and all(status == 200 for _, status, _ in results)
+    assert any(v == 1 for sent, _, v in results if sent < asked_at)
+    late = [v for sent, _, v in results if sent > promoted_at + 2]
+    assert late and set(late) == {2}
+
+
+def _counter(text: str, route: str) -> float:
+    pattern = (
+        rf'skserve_http_requests_total{{method="POST",route="{re.escape(route)}",'
+        rf'status="200"}} ([0-9.e+]+)'
+    )
+    match = re.search(pattern, text)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_every_request_across_workers(server):
+    before = _counter(requests.get(f"{server}/metrics", timeout=10).text, "/predict")
+    for _ in range(60):  # a new connection each time, so both workers take requests
+        assert requests.post(f"{server}/predict", json=RECORD, timeout=10).status_code == 200
+    after = _counter(requests.get(f"{server}/metrics", timeout=10).text, "/predict")
+    assert after - before == 60

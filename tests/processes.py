@@ -1,0 +1,94 @@
+"""Starting and stopping real processes (gunicorn, workers) for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+SKSERVE = Path(sys.executable).with_name("skserve")
+# Variables of the developer's shell that must not leak into a server under test.
+ISOLATED = (
+    "REDIS_URL",
+    "MODEL_PATH",
+    "WEB_CONCURRENCY",
+    "PORT",
+    "ADMIN_TOKEN",
+    "DEFAULT_MODEL",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    """Live direct children of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def start_api(env: dict[str, str], log: Path, workers: int = 2) -> tuple[str, subprocess.Popen]:
+    """`skserve api` on a free port with `env` on top of a clean environment; waits for /ready."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+    full_env.update(HOST="127.0.0.1", LOG_LEVEL="WARNING", **env)
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(SKSERVE), "api", "--port", str(port), "--workers", str(workers)],
+            env=full_env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base_url, process, log)
+    except BaseException:
+        stop(process)
+        raise
+    return base_url, process
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen, log: Path) -> None:
+    """Poll /ready until 200 (every worker loads the model first); fail with the server log."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"skserve api exited:\n{log.read_text()}"
+        try:
+            if requests.get(f"{base_url}/ready", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:  # refused while binding, or slow while loading
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"skserve api not ready after 120 s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the gunicorn master (it stops its workers); SIGKILL the group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
