@@ -29,7 +29,7 @@ MAX_CHUNK_ROWS = 1_000_000
 # A chunk whose worker died this many times (enqueued again each time) fails its job.
 MAX_ENQUEUES = 5
 # An RQ job marked started this recently may not have locked its chunk row yet.
-START_GRACE = timedelta(seconds=2)
+START_GRACE = timedelta(seconds=1)
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
 

@@ -30,10 +30,10 @@ def resume_idle_chunks(
         if not idle:
             return 0
         ids = [rq_job_id(c.job_id, c.chunk_index, c.attempts) for c in idle]
-        for chunk, rq_job in zip(
-            idle, Job.fetch_many(ids, connection=queue.connection), strict=True
-        ):
-            if will_run(rq_job):
+        rq_jobs = Job.fetch_many(ids, connection=queue.connection)
+        waiting = set(queue.get_job_ids())
+        for chunk, rq_job in zip(idle, rq_jobs, strict=True):
+            if will_run(rq_job, waiting):
                 continue
             if chunk.attempts >= MAX_ENQUEUES:
                 message = f"its worker stopped before finishing it {chunk.attempts} times"
@@ -59,19 +59,23 @@ def resume_idle_chunks(
     return len(resumed)
 
 
-def will_run(rq_job: Any) -> bool:
-    """True when RQ still holds this job for a worker: waiting, or only just started."""
+def will_run(rq_job: Any, waiting: set[str]) -> bool:
+    """True when RQ will still hand this job to a worker, or one only just took it.
+
+    `waiting` holds the ids in the queue. A job marked queued but not in the queue was taken
+    by a worker that stopped before starting it (RQ's "intermediate queue").
+    """
     from rq.job import JobStatus
     from rq.utils import now
 
     if rq_job is None:
         return False
     status = rq_job.get_status(refresh=False)
-    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+    if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED) or rq_job.id in waiting:
         return True
-    if status == JobStatus.STARTED and rq_job.started_at is not None:
-        return now() - rq_job.started_at < START_GRACE
-    return False
+    since = rq_job.started_at if status == JobStatus.STARTED else rq_job.enqueued_at
+    recent = since is not None and now() - since < START_GRACE
+    return status in (JobStatus.QUEUED, JobStatus.STARTED) and recent
 
 
 def _forget(rq_job: Any) -> None:
