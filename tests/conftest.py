@@ -50,19 +50,21 @@ def pg_url() -> str:
     from db.migrate import upgrade
 
     _ensure_database(TEST_DATABASE_URL)
+    _drop_skserve_tables(TEST_DATABASE_URL)
     upgrade(TEST_DATABASE_URL)
-    _empty_skserve_tables(TEST_DATABASE_URL)
     return TEST_DATABASE_URL
 
 
-def _empty_skserve_tables(url: str) -> None:
-    """Start every run from an empty registry and job history (user tables are kept)."""
+def _drop_skserve_tables(url: str) -> None:
+    """Every run migrates from scratch: an empty registry and job history, and the migrations
+    themselves exercised (user tables such as the Adult data are kept)."""
     from db.tables import metadata
 
+    names = [table.name for table in metadata.sorted_tables] + ["alembic_version"]
     engine = make_engine(url)
-    names = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+        for name in names:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     engine.dispose()
 
 
