@@ -151,3 +151,12 @@ def test_inline_run_reports_progress_per_chunk(job_context):
         done,
         reference_predictions(job_context.engine, done, "adult_features", list(range(101, 2_601))),
     )
+
+
+def test_jobs_are_counted_by_status(job_context):
+    with Session(job_context.engine) as session:
+        before = jobs.count_by_status(session)
+    submit(job_context, source={"ids": [1]})
+    with Session(job_context.engine) as session:
+        after = jobs.count_by_status(session)
+    assert after.get("queued", 0) == before.get("queued", 0) + 1
