@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 QUEUES = (BATCH_QUEUE, TRAIN_QUEUE)
 # How often a worker looks for chunks abandoned by dead workers (and RQ cleans its registries).
 MAINTENANCE_SECONDS = 60
+# RQ waits for a job at most worker_ttl - 15 seconds before it can run maintenance again; its
+# default (420 s) would leave an idle worker blind to abandoned chunks for seven minutes.
+WORKER_TTL = MAINTENANCE_SECONDS + 15
 HEAVY_MODULES = (
     "numpy",
     "pandas",
@@ -59,6 +62,7 @@ class BatchWorker(SimpleWorker):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(queues, *args, **kwargs)
         self.context = context
         self.intervals = intervals

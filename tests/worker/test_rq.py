@@ -17,6 +17,7 @@ from tests.worker.helpers import (
     submit,
 )
 from worker.dispatch import MAX_ENQUEUES, Dispatcher, enqueue_chunks, rq_job_id
+from worker.main import BatchWorker
 from worker.resume import resume_idle_chunks
 
 
@@ -105,3 +106,16 @@ def test_a_chunk_abandoned_too_often_fails_its_job(job_context, batch_queue):
     failed = get_job(job_context.engine, job.id)
     assert failed.status == JobStatus.FAILED
     assert "stopped before finishing it 5 times" in failed.error
+
+
+def test_worker_maintenance_resumes_abandoned_chunks_at_least_every_minute(
+    job_context, redis_conn, batch_queue
+):
+    job = submit(job_context, source={"id_range": [1, 2_000]}, chunk_rows=1_000)  # never queued
+    worker = BatchWorker([batch_queue], connection=redis_conn, context=job_context)
+
+    worker.run_maintenance_tasks()
+
+    assert sorted(batch_queue.job_ids) == [rq_job_id(job.id, 0, 2), rq_job_id(job.id, 1, 2)]
+    assert worker.maintenance_interval == 60
+    assert worker.dequeue_timeout == 60  # an idle worker wakes up for maintenance this often
