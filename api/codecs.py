@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ SHAPES = (
 )
 ENVELOPES = ("dataframe_split", "dataframe_records", "records", "ids", "data", "columns")
 SCALARS = (str, int, float, bool, type(None))
+NESTED = (list, dict)
+PLAIN_TYPES = frozenset(SCALARS)
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,22 @@ def _records(records: Any, where: str, max_rows: int) -> Rows:
                 'rows without names go in {"columns": [...], "data": [[...]]}',
                 {"row": i},
             )
+    return Rows(_record_columns(records), len(records))
+
+
+def _record_columns(records: list[dict]) -> dict[str, list]:
+    """Records as columns; a key absent from some records reads as null there (validation
+    names those rows)."""
+    names = list(records[0]) if records else []
+    if len(names) > 1 and all(len(record) == len(names) for record in records):
+        try:  # the usual case, every record with the same keys: transpose in C
+            rows = list(map(itemgetter(*names), records))
+        except KeyError:
+            pass
+        else:
+            return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
     names = dict.fromkeys(key for record in records for key in record)
-    # A key absent from some records reads as null there (validation names those rows).
-    return Rows({name: [r.get(name) for r in records] for name in names}, len(records))
+    return {name: [r.get(name) for r in records] for name in names}
 
 
 def _split(split: dict, where: str, max_rows: int) -> Rows:
@@ -268,7 +284,9 @@ def nested_values(columns: Mapping[str, Any], names: Iterable[str]) -> dict[str,
         values = columns.get(name)
         if values is None or isinstance(values, np.ndarray):
             continue
-        rows = [i for i, value in enumerate(values) if isinstance(value, list | dict)]
+        if set(map(type, values)) <= PLAIN_TYPES:
+            continue  # the usual case, decided per distinct type instead of per value
+        rows = [i for i, value in enumerate(values) if isinstance(value, NESTED)]
         if rows:
             where = f" (row {rows[0]})" if len(values) > 1 else ""
             problems[name] = f"expected a single value, got {_kind(values[rows[0]])}{where}"

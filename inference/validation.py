@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,8 @@ def _numeric(feature: Feature, values: Sequence[Any] | np.ndarray, n_rows: int) 
                 bad.append(i)
         if bad:
             raise _Problem(f"expected a number, got {items[bad[0]]!r}{_where(bad, n_rows)}")
+    if np.isfinite(out).all():  # the usual case: one check instead of two
+        return out
     infinite = np.isinf(out)
     if infinite.any():
         rows = np.flatnonzero(infinite).tolist()
@@ -87,6 +90,8 @@ def _categorical(
     if array.ndim != 1:
         raise _Problem("expected one value per row")
     distinct = set(array.tolist())
+    if feature.categories is not None and distinct <= _known(feature.categories):
+        return array  # the usual case: every value is a category seen in training
     missing = {v for v in distinct if is_missing(v)}
     wrong = [v for v in distinct - missing if not isinstance(v, str)]
     if wrong:
@@ -108,6 +113,11 @@ def _categorical(
                 raise _Problem(f"unknown category {listed}; the model cannot encode it")
             warnings.append(f"{feature.name}: unknown category {listed} encoded as all zeros")
     return array
+
+
+@lru_cache(maxsize=1024)
+def _known(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c for c in categories if isinstance(c, str))
 
 
 def validate_columns(

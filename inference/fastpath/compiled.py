@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from inference.fastpath.outputs import plan_outputs
+
 
 @dataclass
 class Layout:
@@ -39,6 +41,7 @@ class CompiledPipeline:
         self.n_transformers = layout.count
         self._blocks, self._width, self._later = layout.blocks, layout.width, list(later)
         self._first = self.features[0] if self.features else None
+        self._outputs, self.outputs_plan = plan_outputs(estimator)
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -67,6 +70,12 @@ class CompiledPipeline:
         if sparse.issparse(matrix):
             matrix = matrix.toarray()
         return np.ascontiguousarray(matrix, dtype=np.float64)
+
+    def predict_outputs(
+        self, columns: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and probabilities (None without predict_proba), preprocessing once."""
+        return self._outputs(self._estimator_input(columns))
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """The final estimator's predictions."""

@@ -58,7 +58,8 @@ def _sklearn_outputs(pipeline: Any, columns: Columns) -> tuple[Any, ...]:
 
 
 def _compiled_outputs(compiled: CompiledPipeline, columns: Columns) -> tuple[Any, ...]:
-    return compiled.transform(columns), compiled.predict(columns), compiled.predict_proba(columns)
+    # predict_outputs is what serves requests: its derived predictions are what is checked.
+    return compiled.transform(columns), *compiled.predict_outputs(columns)
 
 
 def _run(function: Any, *args: Any) -> tuple[Any, BaseException | None]:
@@ -198,5 +199,6 @@ def try_compile(
     rows = len(sample) + len(edges)
     return (
         compiled,
-        f"compiled: {compiled.n_transformers} transformers, parity checked on {rows} rows",
+        f"compiled: {compiled.n_transformers} transformers, parity checked on {rows} rows; "
+        f"{compiled.outputs_plan}",
     )

@@ -1,0 +1,84 @@
+"""A final estimator's predictions and probabilities from one pass over its input.
+
+``predict`` and ``predict_proba`` each validate their input again, and on one row that
+validation costs more than the model. Where scikit-learn's own source derives ``predict`` from a
+value that ``predict_proba`` also computes, that value is computed once and both answers are
+derived from it with scikit-learn's own expressions; every other estimator is asked twice.
+
+Read in scikit-learn 1.9.1 (the exact classes, never subclasses, which may override):
+
+- DecisionTree/ExtraTree and RandomForest/ExtraTrees classifiers, one output: ``predict`` is
+  ``classes_.take(argmax(predict_proba(X), axis=1))``, ties going to the first class.
+- GradientBoostingClassifier: ``predict`` thresholds ``decision_function`` (``>= 0``, or argmax)
+  and ``predict_proba`` is ``_loss.predict_proba(decision_function(X))``. Not the argmax of the
+  probabilities: a raw score of 0 predicts the second class while its probabilities tie.
+- Not derived, so asked twice: HistGradientBoosting (``raw > 0``), LogisticRegression
+  (``decision > 0``), GaussianNB (argmax of the joint log likelihood, before ``exp`` can tie
+  values) and KNeighbors (a mode of the neighbours' labels on most fit methods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+Outputs = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]
+
+ARGMAX_OF_PROBA = (
+    DecisionTreeClassifier,
+    ExtraTreeClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+)
+# The decision-function derivation uses a private attribute (`_loss`); it is enabled only on
+# scikit-learn releases whose source was read for it.
+DECISION_VERIFIED = ("1.9",)
+
+
+def _argmax_of_proba(estimator: Any, matrix: Any) -> tuple[np.ndarray, np.ndarray]:
+    proba = estimator.predict_proba(matrix)
+    return estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
+
+
+def _from_decision(estimator: Any, matrix: Any) -> tuple[np.ndarray, np.ndarray]:
+    raw = estimator.decision_function(matrix)
+    encoded = (raw >= 0).astype(int) if raw.ndim == 1 else np.argmax(raw, axis=1)
+    return estimator.classes_[encoded], estimator._loss.predict_proba(raw)
+
+
+def _both(estimator: Any, matrix: Any) -> tuple[np.ndarray, np.ndarray]:
+    return estimator.predict(matrix), estimator.predict_proba(matrix)
+
+
+def _predict_only(estimator: Any, matrix: Any) -> tuple[np.ndarray, None]:
+    return estimator.predict(matrix), None
+
+
+def _release() -> str:
+    return ".".join(sklearn.__version__.split(".")[:2])
+
+
+def plan_outputs(estimator: Any) -> tuple[Outputs, str]:
+    """How to get ``(predictions, probabilities or None)`` from ``estimator``, and in words."""
+    kind = type(estimator)
+    if kind in ARGMAX_OF_PROBA and getattr(estimator, "n_outputs_", None) == 1:
+        return partial(_argmax_of_proba, estimator), "predictions from one predict_proba"
+    if (
+        kind is GradientBoostingClassifier
+        and _release() in DECISION_VERIFIED
+        and hasattr(getattr(estimator, "_loss", None), "predict_proba")
+    ):
+        return partial(_from_decision, estimator), "predictions from one decision_function"
+    if not hasattr(estimator, "predict_proba"):
+        return partial(_predict_only, estimator), "predict only (no probabilities)"
+    return partial(_both, estimator), "predict and predict_proba called separately"
