@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,29 +16,14 @@ import pytest
 import sqlalchemy as sa
 
 from db.engine import make_engine
+from tests.api.helpers import RECORD as ADULT_ROW
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.processes import SKSERVE, descendants, free_port, is_alive
 
 SMALL_SPEC = Path(__file__).with_name("small_adult.toml")
 UP_DATABASE = "skserve_up_test"
 UP_REDIS_DB = 13  # an index of its own (conftest's TEST_REDIS_URL defaults to 15)
-SKSERVE = Path(sys.executable).with_name("skserve")
 BANNER = "skserve is up at"
-ADULT_ROW = {
-    "age": 39,
-    "workclass": "State-gov",
-    "fnlwgt": 77516,
-    "education": "Bachelors",
-    "education_num": 13,
-    "marital_status": "Never-married",
-    "occupation": "Adm-clerical",
-    "relationship": "Not-in-family",
-    "race": "White",
-    "sex": "Male",
-    "capital_gain": 2174,
-    "capital_loss": 0,
-    "hours_per_week": 40,
-    "native_country": "United-States",
-}
 SETTINGS_VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
@@ -84,40 +67,6 @@ def up_redis_url() -> Iterator[str]:
     yield url
     connection.flushdb()
     connection.close()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def is_alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def request(url: str, body: object | None = None) -> tuple[int, dict]:
