@@ -33,33 +33,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def children(pid: int) -> list[int]:
-    """Live direct children of `pid`, from /proc."""
-    found = []
+def _children_by_parent() -> dict[int, list[int]]:
+    """{parent pid: [live child pids]} for every process, from /proc (zombies left out)."""
+    tree: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
+                state, parent = (entry / "stat").read_text().rpartition(")")[2].split()[:2]
+            except (OSError, ValueError):
                 continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+            if state != "Z":
+                tree.setdefault(int(parent), []).append(int(entry.name))
+    return tree
+
+
+def children(pid: int) -> list[int]:
+    """Live direct children of `pid`."""
+    return _children_by_parent().get(pid, [])
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    """Every live process below `pid` (children, grandchildren, ...)."""
+    tree = _children_by_parent()
     found, todo = set(), [pid]
     while todo:
-        for child in parents.get(todo.pop(), []):
+        for child in tree.get(todo.pop(), []):
             found.add(child)
             todo.append(child)
     return found

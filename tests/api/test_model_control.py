@@ -18,23 +18,22 @@ from db import registry
 from db.prediction_log import PredictionLogger
 from db.tables import prediction_log
 from tests.api.helpers import RECORD
+from tests.factories import small_adult_spec
 from trainer.pipeline import build_pipeline
 from trainer.spec import make_estimator
 from trainer.train import Promotion, train_model
 
 TOKEN = "s3cret-admin-token"
+LOG_FIELDS = dict(
+    model_name="m", model_version=1, request_id=None, rows=1, latency_ms=1.0, inputs={}, outputs={}
+)
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def control_model(demo_tables, adult_spec):
     """Model `control`, v1 in production; its own name so the tests may add versions."""
-    spec = replace(
-        adult_spec,
-        name="control",
-        params={**adult_spec.params, "n_estimators": 3},
-        filters=(("fnlwgt", "<", 60000),),
-    )
+    spec = small_adult_spec(adult_spec, "control")
     train_model(demo_tables, spec, promotion=Promotion.ALWAYS)
     return spec
 
@@ -266,15 +265,7 @@ def test_prediction_log_is_bounded_and_survives_a_dead_database():
 
 def test_prediction_log_sampling(pg_engine):
     logger = PredictionLogger(pg_engine, sample=0.0)
-    assert not logger.log(
-        model_name="m",
-        model_version=1,
-        request_id=None,
-        rows=1,
-        latency_ms=1.0,
-        inputs={},
-        outputs={},
-    )
+    assert not logger.log(**LOG_FIELDS)
 
 
 def test_metrics_count_requests_predictions_and_errors(client):

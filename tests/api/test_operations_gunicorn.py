@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import replace
 
 import pytest
 import requests
 
 from tests.api.helpers import RECORD
+from tests.factories import small_adult_spec
 from tests.processes import start_api, stop
 from trainer.train import Promotion, train_model
 
@@ -21,12 +21,7 @@ TOKEN = "promotion-token"
 @pytest.fixture(scope="module")
 def server(pg_url, demo_tables, adult_spec, tmp_path_factory):
     """Model `hot` with v1 in production and v2 registered, served by 2 gunicorn workers."""
-    spec = replace(
-        adult_spec,
-        name="hot",
-        params={**adult_spec.params, "n_estimators": 3},
-        filters=(("fnlwgt", "<", 60000),),
-    )
+    spec = small_adult_spec(adult_spec, "hot")
     train_model(demo_tables, spec, promotion=Promotion.ALWAYS)
     train_model(demo_tables, spec)
     log = tmp_path_factory.mktemp("gunicorn") / "api.log"

@@ -15,6 +15,7 @@ from db import registry
 from db.copy_io import read_frame
 from inference.artifact import ArtifactMetadata, ModelArtifact, save_artifact
 from inference.schema import infer_schema
+from tests.factories import small_adult_spec
 from trainer.pipeline import build_pipeline
 from trainer.spec import SpecError, make_estimator
 from trainer.train import Promotion, train_model
@@ -23,16 +24,6 @@ from trainer.train import Promotion, train_model
 def _versions(engine, name):
     with Session(engine) as session:
         return [(r.version, r.is_production) for r in registry.list_versions(session, name=name)]
-
-
-def _small(spec, name, n_estimators=5):
-    """A quick variant of the Adult spec: fewer trees, fewer rows, its own model name."""
-    return replace(
-        spec,
-        name=name,
-        params={**spec.params, "n_estimators": n_estimators},
-        filters=(("fnlwgt", "<", 120000),),
-    )
 
 
 def test_adult_model_meets_the_metric_targets(adult_model, demo_tables):
@@ -54,9 +45,21 @@ def test_adult_model_meets_the_metric_targets(adult_model, demo_tables):
 
 def test_training_again_adds_a_version_and_promote_if_better_compares(demo_tables, adult_spec):
     name = "adult_versions"
-    first = train_model(demo_tables, _small(adult_spec, name, 30), promotion=Promotion.ALWAYS)
-    second = train_model(demo_tables, _small(adult_spec, name, 1), promotion=Promotion.IF_BETTER)
-    third = train_model(demo_tables, _small(adult_spec, name, 60), promotion=Promotion.IF_BETTER)
+    first = train_model(
+        demo_tables,
+        small_adult_spec(adult_spec, name, 30, max_fnlwgt=120_000),
+        promotion=Promotion.ALWAYS,
+    )
+    second = train_model(
+        demo_tables,
+        small_adult_spec(adult_spec, name, 1, max_fnlwgt=120_000),
+        promotion=Promotion.IF_BETTER,
+    )
+    third = train_model(
+        demo_tables,
+        small_adult_spec(adult_spec, name, 60, max_fnlwgt=120_000),
+        promotion=Promotion.IF_BETTER,
+    )
 
     assert (first.version, second.version, third.version) == (1, 2, 3)
     assert second.metrics["roc_auc"] < first.metrics["roc_auc"] < third.metrics["roc_auc"]
@@ -66,7 +69,7 @@ def test_training_again_adds_a_version_and_promote_if_better_compares(demo_table
 
 
 def test_registered_artifact_predicts_the_same_in_a_fresh_process(demo_tables, adult_spec, pg_url):
-    spec = _small(adult_spec, "adult_fresh")
+    spec = small_adult_spec(adult_spec, "adult_fresh", 5, max_fnlwgt=120_000)
     with demo_tables.connect() as conn:
         frame = read_frame(conn, spec.table, spec.source_columns, where=list(spec.filters))
     holdout = frame.sample(300, random_state=0)
