@@ -223,8 +223,8 @@ def delete_results(engine: sa.Engine, job_id: str) -> None:
         connection.exec_driver_sql("VACUUM ANALYZE batch_predictions")
 
 
-def baseline_part(url: str, version: int, share, step: int, job_id: str, barrier, results) -> None:
-    """One process's share, `step` rows at a time: COPY read, predict_frame, binary COPY write."""
+def baseline_part(url: str, version: int, ranges, job_id: str, barrier, results) -> None:
+    """One process's id ranges, one transaction each: COPY read, predict_frame, COPY write."""
     from db.copy_io import read_frame
     from db.job_results import write_predictions
     from db.model_store import ModelStore
@@ -236,8 +236,7 @@ def baseline_part(url: str, version: int, share, step: int, job_id: str, barrier
         connection.exec_driver_sql("SELECT 1")
     barrier.wait()
     started, done = time.monotonic(), 0
-    for first in range(share[0], share[1] + 1, step):
-        id_range = (first, min(first + step - 1, share[1]))
+    for id_range in ranges:
         with engine.begin() as connection:
             frame = read_frame(
                 connection, TABLE, model.schema.names, id_column="id", id_range=id_range
@@ -254,17 +253,20 @@ def baseline_part(url: str, version: int, share, step: int, job_id: str, barrier
     engine.dispose()
 
 
-def run_baseline(url: str, version: int, rows: int, processes: int, step: int) -> float:
-    """Seconds for `processes` processes to read, predict and write `rows` rows between them."""
+def run_baseline(url: str, version: int, rows: int, processes: int, step: int | None) -> float:
+    """Seconds for `processes` processes to read, predict and write `rows` rows between them.
+
+    With `step`, the rows are cut into chunks of `step` ids dealt out in turn, as RQ hands a
+    job's chunks to its workers; without, each process takes one contiguous share.
+    """
+    size = step or -(-rows // processes)
+    chunks = [(first, min(first + size - 1, rows)) for first in range(1, rows + 1, size)]
+    shares = [chunks[i::processes] for i in range(processes)]
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(processes), spawn.Queue()
     job_id = str(uuid.uuid4())
-    size = -(-rows // processes)
-    shares = [(1 + i * size, min(rows, (i + 1) * size)) for i in range(processes)]
     parts = [
-        spawn.Process(
-            target=baseline_part, args=(url, version, share, step, job_id, barrier, results)
-        )
+        spawn.Process(target=baseline_part, args=(url, version, share, job_id, barrier, results))
         for share in shares
     ]
     for part in parts:
@@ -302,7 +304,7 @@ def main() -> None:
             delete_results(engine, job.id)
             url, version = args.database_url, model.version
             chunked = run_baseline(url, version, args.rows, args.workers, job.chunk_rows)
-            whole = run_baseline(url, version, args.rows, args.workers, args.rows)
+            whole = run_baseline(url, version, args.rows, args.workers, None)
             runs.append((job.seconds, chunked, whole, job.chunks_total))
             print(
                 f"run {number}: job {job.seconds:.2f} s, in-process {chunked:.2f} s chunked, "
