@@ -98,12 +98,21 @@ def _run(context: Any, job: Any, wait: bool) -> Any:
         click.echo("REDIS_URL is not set: running the chunks in this process.")
         with _progress(job) as advance:
             return run_job_inline(context, job, progress=advance)
-    Dispatcher(context, _redis(context.settings.redis_url)).dispatch(job)
+    redis = _redis(context.settings.redis_url)
+    Dispatcher(context, redis).dispatch(job)
+    if not _workers_running(redis):
+        click.echo("No worker is running yet: start one with `skserve worker`.", err=True)
     if not wait:
         click.echo(f"Queued on the workers. Follow it: skserve jobs status {job.id}")
         return job
     with _progress(job) as advance:
         return _follow(context, job, advance)
+
+
+def _workers_running(redis: Any) -> bool:
+    from rq import Worker
+
+    return Worker.count(connection=redis) > 0
 
 
 def _follow(context: Any, job: Any, advance: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -119,3 +120,19 @@ def test_worker_maintenance_resumes_abandoned_chunks_at_least_every_minute(
     assert sorted(batch_queue.job_ids) == [rq_job_id(job.id, 0, 2), rq_job_id(job.id, 1, 2)]
     assert worker.maintenance_interval == 60
     assert worker.dequeue_timeout == 60  # an idle worker wakes up for maintenance this often
+
+
+def test_a_job_whose_chunks_cannot_be_queued_fails_at_once(job_context):
+    import redis
+
+    from worker.dispatch import QueueUnavailable
+
+    job = submit(job_context, source={"ids": [1]})
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+
+    with pytest.raises(QueueUnavailable, match="the job queue is unavailable"):
+        Dispatcher(job_context, unreachable).dispatch(job)
+
+    failed = get_job(job_context.engine, job.id)
+    assert failed.status == JobStatus.FAILED
+    assert failed.error.startswith("could not queue the chunks:")
