@@ -96,7 +96,7 @@ def make_redis(url: str | None) -> Any:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    from api.routes import docs, health, jobs, models, predictions
+    from api.routes import docs, health, jobs, models, predictions, training
 
-    for blueprint in (health.bp, models.bp, predictions.bp, jobs.bp, docs.bp):
+    for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
         app.register_blueprint(blueprint)
