@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.utils import secure_filename
 
 from api import errors
 from api.services import parse_version, services
@@ -321,7 +322,7 @@ def _uploaded_csv() -> Iterator[tuple[Path, str] | None]:
     if upload is None or not upload.filename:
         raise errors.InvalidBody("attach the CSV as the multipart field `file`")
     with tempfile.TemporaryDirectory(prefix="skserve-upload-") as folder:
-        path = Path(folder) / "upload.csv"
+        path = Path(folder) / (secure_filename(upload.filename) or "upload.csv")
         upload.save(path)
         yield path, upload.filename
 

@@ -209,7 +209,7 @@ def test_bodies_that_are_not_json(client, data, content_type, status, code):
     [
         ("age,workclass\n39,State-gov\n", "COLUMN_NOT_FOUND", "'fnlwgt'"),
         ('age,workclass\n39,"unterminated\n', "INVALID_CSV", "CSV line"),
-        ("", "INVALID_CSV", "empty"),
+        ("", "INVALID_CSV", "bad.csv is empty"),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_left_behind(
