@@ -8,6 +8,7 @@ because a pickled DataFrameMapper imports sklearn_pandas when it is loaded.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import cloudpickle
@@ -31,6 +32,10 @@ import sklearn_pandas  # noqa: E402  (must follow the patch above)
 from sklearn_pandas import DataFrameMapper  # noqa: E402
 
 __all__ = ["DataFrameMapper", "dumps", "loads", "sklearn_pandas"]
+
+# DataFrameMapper logs every column it transforms at INFO: thousands of lines per second in a
+# server. Its warnings still come through.
+logging.getLogger("sklearn_pandas").setLevel(logging.WARNING)
 
 
 def dumps(obj: Any) -> bytes:

@@ -114,7 +114,6 @@ def run_worker(
             "REDIS_URL is not set: without Redis, batch jobs run inside the API process "
             "and no worker is needed"
         )
-    logging.getLogger("sklearn_pandas").setLevel(logging.WARNING)  # it logs every transform
     context = JobContext.from_settings(settings)
     preload(context)
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
