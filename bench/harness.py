@@ -171,7 +171,8 @@ class ApiServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """SIGTERM gunicorn (graceful), SIGKILL its process group if it lingers."""
+        """SIGTERM gunicorn (graceful), SIGKILL its process group if it lingers; drop the log
+        (errors quote its tail before this)."""
         if self.stopped:
             return
         self.stopped = True
@@ -182,6 +183,7 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self.log_path.unlink(missing_ok=True)
 
 
 def start_api(name: str, *, workers: int, env: dict[str, str]) -> ApiServer:
