@@ -81,7 +81,9 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         redis=make_redis(settings.redis_url),
         watcher=watcher,
         default_model=default_model,
-        prediction_log=PredictionLogger(engine, sample=settings.prediction_log_sample),
+        prediction_log=PredictionLogger(
+            settings.database_url, sample=settings.prediction_log_sample
+        ),
     )
 
 

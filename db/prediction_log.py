@@ -1,23 +1,26 @@
 """The online prediction log, written off the request path in batches.
 
-Requests put entries into a bounded queue; one daemon thread drains it into `prediction_log`.
-A slow or failing database therefore never fails or slows a prediction, and memory stays
-bounded: when the queue is full new entries are dropped and counted.
+A request appends its entry to an in-memory deque (atomic, wakes nobody); one daemon thread
+writes what has piled up to `prediction_log` every `flush_seconds`. A slow or failing database
+therefore never fails or slows a prediction, and memory stays bounded: when `capacity` entries
+are waiting, new ones are dropped and counted.
 """
 
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import math
-import queue
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from db.engine import make_engine
 from db.tables import prediction_log
 
 log = logging.getLogger(__name__)
@@ -42,16 +45,18 @@ class PredictionLogger:
 
     def __init__(
         self,
-        engine: Engine,
+        database_url: str,
         *,
         sample: float = 1.0,
         capacity: int = 10_000,
         batch_size: int = 500,
-        flush_seconds: float = 1.0,
+        flush_seconds: float = 0.25,
     ) -> None:
-        self._engine = engine
+        # Its own small pool, whose JSON serialiser handles numpy values and NaN quickly.
+        self._engine: Engine = make_engine(database_url, json_serializer=dumps, pool_size=1)
         self._sample = sample
-        self._queue: queue.Queue[LogEntry] = queue.Queue(maxsize=capacity)
+        self._pending: collections.deque[LogEntry] = collections.deque()
+        self._capacity = capacity
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._stop = threading.Event()
@@ -64,12 +69,11 @@ class PredictionLogger:
         """Queue one entry (subject to sampling); False when sampled out or dropped."""
         if self._sample < 1.0 and random.random() >= self._sample:
             return False
-        self._ensure_started()
-        try:
-            self._queue.put_nowait(LogEntry(logged_at=datetime.now(UTC), **fields))
-        except queue.Full:
+        if len(self._pending) >= self._capacity:
             self.dropped += 1
             return False
+        self._ensure_started()
+        self._pending.append(LogEntry(logged_at=datetime.now(UTC), **fields))
         return True
 
     def _ensure_started(self) -> None:
@@ -81,28 +85,19 @@ class PredictionLogger:
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self.flush(wait=self._flush_seconds)
+        while not self._stop.wait(self._flush_seconds):
+            self.drain()
 
-    def flush(self, wait: float = 0.0) -> int:
+    def flush(self) -> int:
         """Write up to one batch; returns the number of rows written."""
         batch: list[LogEntry] = []
-        try:
-            batch.append(self._queue.get(timeout=wait) if wait else self._queue.get_nowait())
-        except queue.Empty:
+        while self._pending and len(batch) < self._batch_size:
+            batch.append(self._pending.popleft())
+        if not batch:
             return 0
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
         try:
-            rows = [
-                {**entry.__dict__, "inputs": _plain(entry.inputs), "outputs": _plain(entry.outputs)}
-                for entry in batch
-            ]
             with self._engine.begin() as conn:
-                conn.execute(prediction_log.insert(), rows)
+                conn.execute(prediction_log.insert(), [asdict(entry) for entry in batch])
         except Exception:  # the database may be down: drop this batch, keep serving
             self.failed_batches += 1
             self.dropped += len(batch)
@@ -112,20 +107,35 @@ class PredictionLogger:
         return len(batch)
 
     def drain(self) -> None:
-        """Write everything queued so far (tests and shutdown)."""
-        while self.flush():
-            pass
+        """Write everything queued so far."""
+        while self._pending:
+            self.flush()
 
     def stop(self) -> None:
-        """Stop the background thread after its current wait, then drain the queue."""
+        """Stop the background thread, write what is left, close the pool."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self._flush_seconds + 1)
+            self._thread.join(timeout=self._flush_seconds + 5)
         self.drain()
+        self._engine.dispose()
+
+
+def dumps(value: Any) -> str:
+    """JSON for the log's columns: numpy values as plain ones, NaN and infinities as null."""
+    try:
+        return json.dumps(value, allow_nan=False, default=_numpy)
+    except ValueError:  # a NaN or infinity somewhere: take the slow, careful path
+        return json.dumps(_plain(value), allow_nan=False)
+
+
+def _numpy(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready copy: numpy arrays and scalars as Python values, NaN and infinities as None."""
+    """A copy with numpy arrays and scalars as Python values, NaN and infinities as None."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -29,8 +29,9 @@ def artifact() -> tuple[ModelArtifact, pd.DataFrame]:
     mapper = DataFrameMapper([(["x"], StandardScaler()), (["c"], OneHotEncoder())])
     pipeline = Pipeline([("m", mapper), ("gb", GradientBoostingClassifier(n_estimators=10))])
     pipeline.fit(frame, target)
-    metadata = ArtifactMetadata(schema=infer_schema(frame), task="classification",
-                                classes=[False, True])
+    metadata = ArtifactMetadata(
+        schema=infer_schema(frame), task="classification", classes=[False, True]
+    )
     return ModelArtifact(pipeline, metadata), frame
 
 
@@ -38,8 +39,9 @@ def test_round_trip_gives_identical_predictions(artifact):
     original, frame = artifact
     data, sha256 = save_artifact(original)
     loaded = load_artifact(data, original.metadata, sha256)
-    assert np.array_equal(loaded.pipeline.predict_proba(frame),
-                          original.pipeline.predict_proba(frame))
+    assert np.array_equal(
+        loaded.pipeline.predict_proba(frame), original.pipeline.predict_proba(frame)
+    )
 
 
 @pytest.mark.parametrize(

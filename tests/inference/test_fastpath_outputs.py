@@ -111,6 +111,20 @@ def test_gradient_boosting_at_a_zero_score_is_not_the_argmax_of_its_probabilitie
     assert gb.classes_[np.argmax(probabilities, axis=1)][0] == gb.classes_[0]
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e39])  # 1e39 overflows float32 to inf
+def test_gradient_boosting_refuses_what_its_decision_function_refuses(bad):
+    X, y = _data("binary")
+    gb = GradientBoostingClassifier(n_estimators=3).fit(X, y)
+    outputs, _ = plan_outputs(gb)
+    rows = X[:2].copy()
+    rows[1, 0] = bad
+
+    with pytest.raises(ValueError):
+        gb.decision_function(rows)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        outputs(rows)
+
+
 def test_decision_function_derivation_only_on_a_verified_release(monkeypatch):
     X, y = _data("binary")
     gb = GradientBoostingClassifier(n_estimators=3).fit(X, y)
