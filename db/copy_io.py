@@ -214,14 +214,16 @@ class _CsvStream:
     def __init__(self, rows: Iterable[Sequence[object]]) -> None:
         self._batches = iter(_batches(rows, 1_000))
         self._pending = ""
+        self._offset = 0  # what of _pending has been read; never copy the rest on each read
         self.rows = 0
 
     def read(self, size: int = -1) -> str:
         """Up to `size` characters of CSV (all the rest when size < 0)."""
-        while (size < 0 or len(self._pending) < size) and self._render_batch():
+        while (size < 0 or len(self._pending) - self._offset < size) and self._render_batch():
             pass
-        size = len(self._pending) if size < 0 else size
-        chunk, self._pending = self._pending[:size], self._pending[size:]
+        end = len(self._pending) if size < 0 else self._offset + size
+        chunk = self._pending[self._offset : end]
+        self._offset = min(end, len(self._pending))
         return chunk
 
     def _render_batch(self) -> bool:
@@ -230,6 +232,7 @@ class _CsvStream:
             return False
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(batch)
-        self._pending += buffer.getvalue()
+        self._pending = self._pending[self._offset :] + buffer.getvalue()
+        self._offset = 0
         self.rows += len(batch)
         return True

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from db.engine import make_engine
+from db.copy_io import copy_rows
+from db.engine import is_postgres, make_engine
 from db.tables import prediction_log
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class PredictionLogger:
             return 0
         try:
             with self._engine.begin() as conn:
-                conn.execute(prediction_log.insert(), [asdict(entry) for entry in batch])
+                _write(conn, batch)
         except Exception:  # the database may be down: drop this batch, keep serving
             self.failed_batches += 1
             self.dropped += len(batch)
@@ -118,6 +119,22 @@ class PredictionLogger:
             self._thread.join(timeout=self._flush_seconds + 5)
         self.drain()
         self._engine.dispose()
+
+
+SCALARS = ["logged_at", "model_name", "model_version", "request_id", "rows", "latency_ms"]
+
+
+def _write(conn: Connection, batch: list[LogEntry]) -> None:
+    # COPY on PostgreSQL: a 100-row request's entry carries ~20 kB of JSON, which an INSERT
+    # (parameter quoting, statement building) took ~1.7 ms of the API worker's CPU to send.
+    if is_postgres(conn):
+        rows = (
+            [getattr(entry, name) for name in SCALARS] + [dumps(entry.inputs), dumps(entry.outputs)]
+            for entry in batch
+        )
+        copy_rows(conn, prediction_log.name, [*SCALARS, "inputs", "outputs"], rows)
+    else:
+        conn.execute(prediction_log.insert(), [asdict(entry) for entry in batch])
 
 
 def dumps(value: Any) -> str:
