@@ -140,6 +140,57 @@ class ServiceUnavailable(APIError):
     status, error_code = 503, "SERVICE_UNAVAILABLE"
 
 
+# Batch jobs (api/routes/jobs.py).
+
+
+class JobNotFound(APIError):
+    """No batch job has this id."""
+
+    status, error_code = 404, "JOB_NOT_FOUND"
+
+
+class InvalidSource(APIError):
+    """The job's source cannot be used (names, id column, ids, chunk size)."""
+
+    status, error_code = 422, "INVALID_SOURCE"
+
+
+class TableNotFoundError(APIError):
+    """The source table does not exist."""
+
+    status, error_code = 422, "TABLE_NOT_FOUND"
+
+
+class ColumnNotFoundError(APIError):
+    """The source table lacks the id column or features the model needs."""
+
+    status, error_code = 422, "COLUMN_NOT_FOUND"
+
+
+class UnknownIdsError(APIError):
+    """Some listed ids are not in the feature table."""
+
+    status, error_code = 422, "UNKNOWN_IDS"
+
+
+class InvalidCSV(APIError):
+    """The uploaded CSV cannot be loaded."""
+
+    status, error_code = 422, "INVALID_CSV"
+
+
+class JobNotCancelable(APIError):
+    """The job already finished or failed."""
+
+    status, error_code = 409, "JOB_NOT_CANCELABLE"
+
+
+class JobNotFinished(APIError):
+    """Results are read once the job has ended."""
+
+    status, error_code = 409, "JOB_NOT_FINISHED"
+
+
 # Codes for werkzeug's own exceptions; anything not listed is named after its status phrase.
 HTTP_ERROR_CODES = {
     400: "INVALID_BODY",

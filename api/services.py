@@ -151,7 +151,7 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
     """Register MODEL_PATH under `name` unless these bytes are already registered.
 
     The version is promoted when the model has no production version. Several gunicorn
-    workers may race here: the loser hits a unique constraint and leaves it to the winner.
+    workers run this at once; the registry's per-model lock lets one of them register.
     """
     from trainer.register import RegistrationError, register_pipeline
 
@@ -161,6 +161,7 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
         raise StartupError(f"MODEL_PATH {path} cannot be read: {exc.strerror}") from None
     try:
         with sessions() as session, session.begin():
+            registry.lock_model(session, name=name)  # workers start together: one registers
             record = registry.find_by_sha256(session, name=name, sha256=sha256_of(data))
             if record is None:
                 source = f"MODEL_PATH {path}"
@@ -171,5 +172,3 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
                 log.info("promoted %s v%s to production", name, record.version)
     except RegistrationError as exc:
         raise StartupError(f"MODEL_PATH {path} cannot be registered: {exc}") from None
-    except sa.exc.IntegrityError:
-        log.info("another process registered %s at the same time; using its version", path)

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from db.engine import make_engine, make_session_factory  # noqa: E402
+from db.engine import create_database, make_engine, make_session_factory  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/skserve_bench_batch"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -61,42 +61,19 @@ def parse_args() -> argparse.Namespace:
 
 def prepare_database(url: str, rows: int) -> sa.Engine:
     """Migrated database with the demo data, a production Adult model and the bench table."""
-    from db.demo import load_demo_data
-    from db.migrate import upgrade
+    import contextlib
+
+    from skserve.cli.bootstrap import bootstrap, load_training_spec
+    from skserve.settings import load_settings
 
     create_database(url)
-    upgrade(url)
+    with contextlib.redirect_stdout(sys.stderr):
+        bootstrap(
+            load_settings({"DATABASE_URL": url}), load_training_spec(ROOT / "specs" / "adult.toml")
+        )
     engine = make_engine(url)
-    load_demo_data(engine)
-    ensure_model(engine)
     ensure_table(engine, rows)
     return engine
-
-
-def create_database(url: str) -> None:
-    """CREATE DATABASE when it does not exist."""
-    target = sa.make_url(url)
-    server = make_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        found = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        )
-        if not found:
-            connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    server.dispose()
-
-
-def ensure_model(engine: sa.Engine) -> None:
-    """Train and promote the shipped Adult spec unless a production version exists."""
-    from db import registry
-    from trainer.spec import load_spec
-    from trainer.train import Promotion, train_model
-
-    with make_session_factory(engine)() as session:
-        if MODEL in registry.production_versions(session):
-            return
-    print("training the Adult model (once)...", file=sys.stderr)
-    train_model(engine, load_spec(ROOT / "specs" / "adult.toml"), promotion=Promotion.ALWAYS)
 
 
 def ensure_table(engine: sa.Engine, rows: int) -> None:

@@ -66,26 +66,6 @@ def wrk_version(path: str) -> str:
     return (result.stdout or result.stderr).splitlines()[0].split(" Copyright")[0].strip()
 
 
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named in `url` when it does not exist yet."""
-    target = sa.make_url(url)
-    if not target.drivername.startswith("postgresql"):
-        return
-    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            exists = connection.scalar(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                {"name": target.database},
-            )
-            if not exists:
-                quoted = server.dialect.identifier_preparer.quote(target.database)
-                connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
-                print(f"created database {target.database}", file=sys.stderr)
-    finally:
-        server.dispose()
-
-
 def check_services(database_url: str, redis_url: str) -> None:
     """Exit with a clear message when PostgreSQL or Redis cannot be reached."""
     import redis

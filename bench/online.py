@@ -38,7 +38,6 @@ from bench.harness import (  # noqa: E402
     DEFAULT_REDIS_URL,
     ApiServer,
     check_services,
-    ensure_database,
     get_json,
     lua_get_ids,
     lua_post,
@@ -87,10 +86,11 @@ def log(message: str) -> None:
 
 def prepare(database_url: str) -> Any:
     """Migrate, load the demo data and train + promote the Adult model when missing."""
+    from db.engine import create_database
     from skserve.cli.bootstrap import bootstrap, load_training_spec
     from skserve.settings import load_settings
 
-    ensure_database(database_url)
+    create_database(database_url)
     spec = load_training_spec(SPEC)
     settings = load_settings({"DATABASE_URL": database_url})
     with contextlib.redirect_stdout(sys.stderr):

@@ -28,3 +28,23 @@ def is_postgres(bind: Engine | sa.Connection | Session) -> bool:
     """True when `bind` talks to PostgreSQL (COPY and other fast paths apply)."""
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     return engine.dialect.name == "postgresql"
+
+
+def create_database(url: str) -> bool:
+    """Create the PostgreSQL database named in `url` unless it exists; True when created."""
+    target = sa.make_url(url)
+    if target.get_backend_name() != "postgresql":
+        return False
+    server = make_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            )
+            if not exists:
+                quoted = server.dialect.identifier_preparer.quote(target.database)
+                connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        server.dispose()
+    return not exists

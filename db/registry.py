@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from db.engine import is_postgres
 from db.tables import model_versions
 from inference.artifact import ArtifactMetadata
 
@@ -77,6 +78,22 @@ def _record(row: sa.Row) -> VersionRecord:
     return VersionRecord(**row._mapping)
 
 
+def lock_model(session: Session, *, name: str) -> None:
+    """Serialise changes to one model's versions until the transaction ends.
+
+    Registrations and promotions take it first, so two processes cannot both decide that a
+    file is not registered yet, nor pick the same version number.
+    """
+    if is_postgres(session):
+        session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )
+    else:  # SQLite: any write takes the database's single write lock until commit
+        session.execute(
+            model_versions.update().where(sa.false()).values(name=model_versions.c.name)
+        )
+
+
 def register_version(
     session: Session,
     *,
@@ -87,9 +104,9 @@ def register_version(
     details: dict[str, Any] | None = None,
 ) -> VersionRecord:
     """Store a new version (the next number for `name`); it is not promoted."""
-    # Lock the model's rows so two registrations cannot take the same number.
+    lock_model(session, name=name)
     existing = session.scalars(
-        sa.select(model_versions.c.version).where(model_versions.c.name == name).with_for_update()
+        sa.select(model_versions.c.version).where(model_versions.c.name == name)
     ).all()
     version = max(existing, default=0) + 1
     session.execute(
@@ -172,10 +189,7 @@ def find_by_sha256(session: Session, *, name: str, sha256: str) -> VersionRecord
 
 def promote(session: Session, *, name: str, version: int) -> VersionRecord:
     """Make `version` the production version of `name`, demoting the previous one."""
-    # Lock the model's rows so concurrent promotions queue instead of colliding.
-    session.execute(
-        sa.select(model_versions.c.id).where(model_versions.c.name == name).with_for_update()
-    )
+    lock_model(session, name=name)
     get_version(session, name=name, version=version)
     session.execute(
         model_versions.update()

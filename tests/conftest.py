@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from db.engine import make_engine
+from db.engine import create_database, make_engine
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/skserve_test"
@@ -23,25 +23,15 @@ START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save 
 
 def _ensure_database(url: str) -> None:
     """Create the dedicated test database when it does not exist yet."""
-    target = sa.make_url(url)
-    admin = make_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            exists = conn.scalar(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                {"name": target.database},
-            )
-            if not exists:
-                quoted = admin.dialect.identifier_preparer.quote(target.database)
-                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+        create_database(url)
     except sa.exc.OperationalError as exc:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
         pytest.fail(
-            f"PostgreSQL is not reachable at {target.render_as_string(hide_password=True)}: "
-            f"{exc.orig}. Start it with `{START_POSTGRES}` or set TEST_DATABASE_URL.",
+            f"PostgreSQL is not reachable at {shown}: {exc.orig}. "
+            f"Start it with `{START_POSTGRES}` or set TEST_DATABASE_URL.",
             pytrace=False,
         )
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

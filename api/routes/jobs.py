@@ -32,54 +32,6 @@ MAX_PAGE = 10_000
 _dispatcher_lock = threading.Lock()
 
 
-class JobNotFound(errors.APIError):
-    """No batch job has this id."""
-
-    status, error_code = 404, "JOB_NOT_FOUND"
-
-
-class InvalidSource(errors.APIError):
-    """The job's source cannot be used (names, id column, ids, chunk size)."""
-
-    status, error_code = 422, "INVALID_SOURCE"
-
-
-class TableNotFoundError(errors.APIError):
-    """The source table does not exist."""
-
-    status, error_code = 422, "TABLE_NOT_FOUND"
-
-
-class ColumnNotFoundError(errors.APIError):
-    """The source table lacks the id column or features the model needs."""
-
-    status, error_code = 422, "COLUMN_NOT_FOUND"
-
-
-class UnknownIdsError(errors.APIError):
-    """Some listed ids are not in the feature table."""
-
-    status, error_code = 422, "UNKNOWN_IDS"
-
-
-class InvalidCSV(errors.APIError):
-    """The uploaded CSV cannot be loaded."""
-
-    status, error_code = 422, "INVALID_CSV"
-
-
-class JobNotCancelable(errors.APIError):
-    """The job already finished or failed."""
-
-    status, error_code = 409, "JOB_NOT_CANCELABLE"
-
-
-class JobNotFinished(errors.APIError):
-    """Results are read once the job has ended."""
-
-    status, error_code = 409, "JOB_NOT_FINISHED"
-
-
 @bp.post("/jobs")
 def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Create a batch job from JSON or a multipart CSV upload; 202 with its status URL."""
@@ -135,7 +87,7 @@ def cancel_job(job_id: str) -> dict[str, Any]:
     except jobs.JobNotFound:
         raise _not_found(job_id) from None
     except jobs.JobNotCancelable as exc:
-        raise JobNotCancelable(str(exc), {"status": exc.status}) from None
+        raise errors.JobNotCancelable(str(exc), {"status": exc.status}) from None
     return job_json(job)
 
 
@@ -144,7 +96,7 @@ def job_results(job_id: str) -> Response | dict[str, Any]:
     """Results ordered by entity id: JSON pages, or all of them as streamed CSV."""
     job = _get_job(job_id)
     if job.active:
-        raise JobNotFinished(
+        raise errors.JobNotFinished(
             f"job {job_id} is {job.status} ({job.rows_done:,} of {job.rows_total:,} rows done); "
             f"poll GET /jobs/{job_id} until it has ended",
             {"status": job.status, "rows_done": job.rows_done, "rows_total": job.rows_total},
@@ -244,8 +196,10 @@ def _get_job(job_id: str) -> jobs.JobRecord:
             raise _not_found(job_id) from None
 
 
-def _not_found(job_id: str) -> JobNotFound:
-    return JobNotFound(f"no batch job with id {job_id!r}; GET /jobs lists them", {"id": job_id})
+def _not_found(job_id: str) -> errors.JobNotFound:
+    return errors.JobNotFound(
+        f"no batch job with id {job_id!r}; GET /jobs lists them", {"id": job_id}
+    )
 
 
 def _page(*, default_limit: int, max_limit: int) -> tuple[int, int]:
@@ -340,14 +294,16 @@ def _submission_errors() -> Iterator[None]:
     except registry.NoProductionVersion as exc:
         raise errors.ModelNotReady(str(exc), {"model": exc.name}) from None
     except TableNotFound as exc:
-        raise TableNotFoundError(str(exc), {"table": exc.table}) from None
+        raise errors.TableNotFoundError(str(exc), {"table": exc.table}) from None
     except ColumnNotFound as exc:
-        raise ColumnNotFoundError(str(exc), {"table": exc.table, "missing": exc.missing}) from None
+        raise errors.ColumnNotFoundError(
+            str(exc), {"table": exc.table, "missing": exc.missing}
+        ) from None
     except UnknownIds as exc:
-        raise UnknownIdsError(str(exc), exc.details) from None
+        raise errors.UnknownIdsError(str(exc), exc.details) from None
     except CsvLoadError as exc:
-        raise InvalidCSV(str(exc), {"line": exc.line} if exc.line else {}) from None
+        raise errors.InvalidCSV(str(exc), {"line": exc.line} if exc.line else {}) from None
     except SourceError as exc:
-        raise InvalidSource(str(exc), exc.details) from None
+        raise errors.InvalidSource(str(exc), exc.details) from None
     except InvalidIdentifier as exc:
-        raise InvalidSource(str(exc)) from None
+        raise errors.InvalidSource(str(exc)) from None
