@@ -53,6 +53,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--check-all",
+        action="store_true",
+        help=f"compare every result row with pipeline.predict (default: {SAMPLE:,} sampled)",
+    )
     parser.add_argument("--chunk-rows", type=int, default=None, help="[BATCH_CHUNK_ROWS]")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -152,8 +157,8 @@ def run_job(context, redis_url: str, chunk_rows: int | None):
     return job
 
 
-def check_results(engine: sa.Engine, job, rows: int) -> str:
-    """Exactly `rows` rows, one per id, and a sample equal to pipeline.predict here."""
+def check_results(engine: sa.Engine, job, rows: int, check_all: bool = False) -> str:
+    """Exactly `rows` rows, one per id, and a sample (or all) equal to pipeline.predict here."""
     from db import registry
     from inference.artifact import unpickle_pipeline
 
@@ -166,7 +171,10 @@ def check_results(engine: sa.Engine, job, rows: int) -> str:
             {"id": job.id},
         ).one()
         assert (total, distinct, low, high) == (rows, rows, 1, rows), (total, distinct, low, high)
-        ids = np.random.default_rng(0).choice(rows, size=min(SAMPLE, rows), replace=False) + 1
+        if check_all:
+            ids = np.arange(1, rows + 1)
+        else:
+            ids = np.random.default_rng(0).choice(rows, size=min(SAMPLE, rows), replace=False) + 1
         features = pd.read_sql(
             sa.text(f"SELECT * FROM {TABLE} WHERE id = ANY(:ids) ORDER BY id"),
             connection,
@@ -186,7 +194,7 @@ def check_results(engine: sa.Engine, job, rows: int) -> str:
     assert stored["prediction"].tolist() == expected, "a prediction differs from pipeline.predict"
     return (
         f"{total:,} result rows, {distinct:,} distinct ids, "
-        f"{len(ids):,} sampled predictions equal pipeline.predict"
+        f"{len(ids):,} {'' if check_all else 'sampled '}predictions equal pipeline.predict"
     )
 
 
@@ -277,7 +285,7 @@ def main() -> None:
         for number in range(1, args.runs + 1):
             job = run_job(context, args.redis_url, args.chunk_rows)
             if number == 1:
-                check = check_results(engine, job, args.rows)
+                check = check_results(engine, job, args.rows, args.check_all)
             delete_results(engine, job.id)
             url, version = args.database_url, model.version
             chunked = run_baseline(url, version, args.rows, args.workers, job.chunk_rows)
