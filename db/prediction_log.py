@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import random
 import threading
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from db.copy_io import copy_rows
 from db.engine import is_postgres, make_engine
 from db.tables import prediction_log
+from inference.json_values import json_safe
 
 log = logging.getLogger(__name__)
 
@@ -142,23 +142,10 @@ def dumps(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False, default=_numpy)
     except ValueError:  # a NaN or infinity somewhere: take the slow, careful path
-        return json.dumps(_plain(value), allow_nan=False)
+        return json.dumps(json_safe(value), allow_nan=False)
 
 
 def _numpy(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _plain(value: Any) -> Any:
-    """A copy with numpy arrays and scalars as Python values, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from inference.introspect import input_features
+from inference.json_values import json_safe
 from inference.schema import FeatureSchema, UnknownPolicy, is_missing
 
 
@@ -24,10 +25,6 @@ def sample_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: numpy scalars become Python values, NaN becomes None."""
     records = frame.astype(object).to_dict(orient="records")
     return [
-        {key: None if is_missing(value) else _plain(value) for key, value in row.items()}
+        {key: None if is_missing(value) else json_safe(value) for key, value in row.items()}
         for row in records
     ]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

@@ -18,6 +18,7 @@ from inference.artifact import (
     unpickle_pipeline,
 )
 from inference.introspect import final_estimator, input_features
+from inference.json_values import json_safe
 from inference.schema import Feature, FeatureSchema
 
 
@@ -45,9 +46,7 @@ def inspect_pipeline(data: bytes, schema: dict[str, Any] | None = None) -> Artif
     feature_schema = FeatureSchema.from_dict(schema) if schema else _schema_of(pipeline)
     classifier = is_classifier(pipeline)
     classes = (
-        [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
-        if classifier and hasattr(pipeline, "classes_")
-        else None
+        json_safe(list(pipeline.classes_)) if classifier and hasattr(pipeline, "classes_") else None
     )
     return ArtifactMetadata(
         schema=feature_schema,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
@@ -20,6 +19,7 @@ from db import registry
 from db.copy_io import read_frame
 from db.identifiers import check_columns, check_identifier
 from inference.artifact import ArtifactMetadata, ModelArtifact, library_versions, save_artifact
+from inference.json_values import json_safe
 from inference.schema import infer_schema
 from trainer.evaluate import LOWER_IS_BETTER, evaluate, primary_metric
 from trainer.pipeline import build_pipeline
@@ -60,9 +60,7 @@ def check_spec(connection: Any, spec: TrainingSpec) -> None:
         check_columns(connection, spec.table, filter_columns)
         if spec.feature_table:
             check_columns(connection, spec.feature_table, [spec.id_column, *spec.features])
-    except LookupError as exc:
-        raise SpecError(str(exc)) from None
-    except ValueError as exc:
+    except (LookupError, ValueError) as exc:  # unknown table or column, invalid name
         raise SpecError(str(exc)) from None
     make_estimator(spec)
 
@@ -139,11 +137,7 @@ def build_metadata(
     sample = holdout.head(SAMPLE_ROWS)
     schema = schema.with_unknown_policy(unknown_policies(pipeline, schema))
     task = "classification" if is_classifier(pipeline) else "regression"
-    classes = (
-        [c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_]
-        if task == "classification"
-        else None
-    )
+    classes = json_safe(list(pipeline.classes_)) if task == "classification" else None
     return ArtifactMetadata(
         schema=schema,
         task=task,

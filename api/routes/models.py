@@ -6,7 +6,6 @@ act on the default model.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -16,6 +15,7 @@ from api.auth import admin_required
 from api.services import parse_version, services
 from db import registry
 from inference.introspect import estimator_class, pipeline_steps
+from inference.json_values import json_safe
 from inference.predict import LoadedModel
 
 bp = Blueprint("models", __name__)
@@ -209,16 +209,3 @@ def artifact_response(name: str, version: int) -> Response:
     response.headers["X-Model-Version"] = str(version)
     response.headers["X-Model-SHA256"] = record.sha256
     return response
-
-
-def json_safe(value: Any) -> Any:
-    """A copy with NaN and infinities as None and numpy scalars as Python values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -8,8 +8,8 @@ from flask import Blueprint, request, url_for
 
 from api import errors
 from api.auth import admin_required
-from api.routes.models import json_safe
 from api.services import services
+from inference.json_values import json_safe
 
 bp = Blueprint("training", __name__)
 
