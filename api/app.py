@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 
 from api.errors import register_error_handlers
 from api.metrics import init_metrics
 from api.request_ids import configure_logging, init_request_ids
 from api.services import EXTENSION, Services, preload_models, register_model_file
+from db.deadline import Deadline
 from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
@@ -57,7 +59,7 @@ def count_jobs(services: Services) -> dict[str, int]:
 
 def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     """Engine, model store (preloaded, watched), entity reader and Redis client."""
-    engine = make_engine(settings.database_url)
+    engine = make_api_engine(settings)
     sessions = make_session_factory(engine)
     default_model = settings.default_model
     if settings.model_path:
@@ -77,13 +79,28 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         store=store,
         # Entity reads skip the pool's pre-ping round trip; EntityReader retries a dead
         # connection itself.
-        entities=EntityReader(make_engine(settings.database_url, pool_pre_ping=False)),
+        entities=EntityReader(
+            make_api_engine(settings, pool_pre_ping=False),
+            Deadline(settings.db_statement_timeout),
+        ),
+        deadline=Deadline(settings.db_statement_timeout, threads=1),
         redis=make_redis(settings.redis_url),
         watcher=watcher,
         default_model=default_model,
         prediction_log=PredictionLogger(
             settings.database_url, sample=settings.prediction_log_sample
         ),
+    )
+
+
+def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """An engine whose connects, statements and pool waits are bounded by the DB_* settings."""
+    return make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        pool_timeout=settings.db_pool_timeout,
+        **kwargs,
     )
 
 

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.metrics import ERRORS
@@ -241,9 +242,14 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def handle_database_error(exc: OperationalError | InterfaceError) -> Response:
+# The database is down, hung or out of connections: the request may succeed later (503).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def handle_database_error(exc: Exception) -> Response:
     """The database failed: log it, tell the client to retry (never the SQL or the trace)."""
-    log.error("database error on %s %s: %s", request.method, request.path, exc.orig)
+    reason = getattr(exc, "orig", None) or exc
+    log.error("database error on %s %s: %s", request.method, request.path, reason)
     return error_response(
         503,
         ServiceUnavailable.error_code,
@@ -265,6 +271,6 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error raised in a request to one of the handlers above."""
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_error)
-    app.register_error_handler(InterfaceError, handle_database_error)
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)
