@@ -17,6 +17,7 @@ from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
+from skserve.redis_client import make_redis
 from skserve.settings import Settings, load_settings
 
 # Name MODEL_PATH is registered under when DEFAULT_MODEL is not set.
@@ -84,7 +85,7 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
             Deadline(settings.db_statement_timeout),
         ),
         deadline=Deadline(settings.db_statement_timeout, threads=1),
-        redis=make_redis(settings.redis_url),
+        redis=None if settings.redis_url is None else make_redis(settings.redis_url),
         watcher=watcher,
         default_model=default_model,
         prediction_log=PredictionLogger(
@@ -102,15 +103,6 @@ def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
         pool_timeout=settings.db_pool_timeout,
         **kwargs,
     )
-
-
-def make_redis(url: str | None) -> Any:
-    """A Redis client for `url` (it connects on first use), None for the embedded queue."""
-    if url is None:
-        return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -257,6 +258,16 @@ def handle_database_error(exc: Exception) -> Response:
     )
 
 
+def handle_queue_error(exc: Exception) -> Response:
+    """Redis failed (down, timing out): log it, tell the client to retry."""
+    log.error("redis error on %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        503,
+        ServiceUnavailable.error_code,
+        "the job queue (Redis) is unavailable; retry shortly (GET /ready shows what is down)",
+    )
+
+
 def handle_unexpected(exc: Exception) -> Response:
     """Anything else is a bug: log the traceback, answer a generic 500."""
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -273,4 +284,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     for kind in DATABASE_UNAVAILABLE:
         app.register_error_handler(kind, handle_database_error)
+    app.register_error_handler(RedisError, handle_queue_error)
     app.register_error_handler(Exception, handle_unexpected)

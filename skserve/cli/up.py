@@ -28,6 +28,7 @@ from skserve.cli.bootstrap import (
 from skserve.cli.common import cli_settings
 from skserve.cli.db import database_errors, safe_url
 from skserve.cli.supervisor import Child, Supervisor
+from skserve.redis_client import make_redis
 from skserve.settings import Settings
 
 LOCAL_HOST = "127.0.0.1"
@@ -145,7 +146,7 @@ def check_redis(settings: Settings) -> None:
         return
     import redis
 
-    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    connection = make_redis(settings.redis_url)
     try:
         connection.ping()
     except redis.RedisError as exc:
