@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
-from skserve.redis_client import make_redis
-from skserve.settings import Settings
+from settings import Settings
+from settings.redis_client import make_redis
 from worker.context import JobContext, use_context
 from worker.dispatch import BATCH_QUEUE, RETRY_INTERVALS
 from worker.resume import resume_idle_chunks
@@ -76,10 +76,12 @@ class BatchWorker(SimpleWorker):
         self.intervals = intervals
         use_context(context)  # the job functions this worker runs use its context
 
-    @property
-    def stop_requested(self) -> bool:
-        """True once a warm shutdown was asked for (SIGTERM during a job)."""
-        return self._stop_requested
+    stop_requested = False  # set by SIGTERM / SIGINT, idle or busy (RQ only flags busy ones)
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """RQ's warm shutdown, remembered so run_worker does not start the worker again."""
+        self.stop_requested = True
+        super().request_stop(signum, frame)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry cleanup, then re-enqueue chunks nobody holds and no queue will run."""

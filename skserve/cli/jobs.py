@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
+from settings.redis_client import make_redis
 from skserve.cli.common import cli_settings
-from skserve.redis_client import make_redis
 
 POLL_SECONDS = 0.5
 
@@ -51,7 +51,7 @@ def submit(
     wait: bool,
 ) -> None:
     """Submit a batch job; with --wait (or without Redis) follow it to the end."""
-    from worker.dispatch import JobRequest, create_batch_job
+    from db.job_submission import JobRequest, create_batch_job
 
     source = _source(table, ids, id_range, csv_path)
     settings = cli_settings()
