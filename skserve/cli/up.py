@@ -112,7 +112,7 @@ def up(
         try:
             supervisor.start("api", api_command(port, api_workers))
             for number in range(1, worker_count + 1):
-                supervisor.start(f"worker-{number}", skserve_command("worker"))
+                supervisor.start(f"worker-{number}", skserve_command("worker"), restart=True)
             base_url = f"http://{host}:{port}"
             with step(f"waiting for {base_url}/ready"):
                 wait_until_ready(f"{base_url}/ready", supervisor, ready_timeout)
@@ -207,7 +207,7 @@ def wait_until_ready(url: str, supervisor: Supervisor, timeout: float) -> None:
     last = "no answer yet"
     while not supervisor.stop_requested.is_set():
         child = supervisor.exited()
-        if child is not None:
+        if child is not None and not child.restart:
             raise ChildExited(child)
         status, body = probe(url)
         if status == 200:
