@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from importlib.metadata import PackageNotFoundError, version
 
+from flask import Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from api import errors
 from api.codecs import Rows, encode_result
 from api.routes.predictions import predict_rows, record_prediction
 from inference.model import LoadedModel
@@ -31,3 +36,14 @@ def server_version() -> str:
         return version("skserve")
     except PackageNotFoundError:  # running from a source tree without an install
         return "0+unknown"
+
+
+def native_error(exc: Exception) -> Response:
+    """The native error response for `exc`, for a protocol layer to reshape."""
+    if isinstance(exc, errors.APIError):
+        return errors.handle_api_error(exc)
+    if isinstance(exc, HTTPException):
+        return errors.handle_http_exception(exc)
+    if isinstance(exc, OperationalError | InterfaceError):
+        return errors.handle_database_error(exc)
+    return errors.handle_unexpected(exc)

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from api.protocols.core import predict_logged, server_version
+from api import errors
+from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.mlflow_codec import decode_scoring, encode_scoring
 from api.services import services
 from inference.model import LoadedModel
@@ -47,7 +48,10 @@ def score(model: LoadedModel, started: float) -> dict[str, Any]:
 def ping() -> Response:
     """200 once the default model is loaded (MLflow and SageMaker health check), else 503."""
     svc = services()
-    svc.model(svc.default_model_name())
+    try:
+        svc.model(svc.default_model_name())
+    except errors.APIError as exc:  # an unknown default model is "not ready" too, not a 404
+        return errors.error_response(503, "NOT_READY", f"not ready: {exc.message}", exc.details)
     return Response("\n", status=200, mimetype="application/json")
 
 
@@ -55,3 +59,13 @@ def ping() -> Response:
 def version() -> Response:
     """The server's version, as text (MLflow answers its own version here)."""
     return Response(server_version(), mimetype="text/plain")
+
+
+@bp.errorhandler(Exception)
+def render_error(exc: Exception) -> Response:
+    """Native error bodies (MLflow's own are `{"error_code", "message"}` too); like MLflow,
+    features that do not fit the schema are a 400."""
+    response = native_error(exc)
+    if response.status_code == 422:
+        response.status_code = 400
+    return response

@@ -6,12 +6,10 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
 
 from api import errors
 from api.codecs import parse_json
-from api.protocols.core import predict_logged, server_version
+from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.v2_codec import decode_infer, encode_infer, model_metadata
 from api.routes.health import check_database, check_default_model
 from api.services import services
@@ -94,18 +92,10 @@ def v2_error(status: int, error_code: str, message: str, extra: dict | None = No
 @bp.errorhandler(Exception)
 def render_error(exc: Exception) -> Response:
     """Every error under /v2 in the protocol's shape (rendered by the one native handler)."""
-    if isinstance(exc, errors.APIError):
-        native = errors.handle_api_error(exc)
-    elif isinstance(exc, HTTPException):
-        native = errors.handle_http_exception(exc)
-    elif isinstance(exc, OperationalError | InterfaceError):
-        native = errors.handle_database_error(exc)
-    else:
-        native = errors.handle_unexpected(exc)
+    native = native_error(exc)
     body = native.get_json()
     response = jsonify({"error": body["message"], **body})
     response.status_code = STATUS.get(native.status_code, native.status_code)
-    for header in ("Allow",):
-        if header in native.headers:
-            response.headers[header] = native.headers[header]
+    if "Allow" in native.headers:
+        response.headers["Allow"] = native.headers["Allow"]
     return response
