@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from db.tables import prediction_log
 from tests.api.helpers import RECORD, expected_answers, features_of
 from tests.api.protocol_bodies import v2_columns, v2_matrix
 
@@ -106,3 +110,26 @@ def test_validation_names_every_feature(client: FlaskClient) -> None:
     assert "age" in body["error"] and "sex" in body["error"]
     assert set(body["details"]) == {"age", "sex"}
     assert body["error_code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "protocol"),
+    [
+        ("/v2/models/adult/infer", v2_columns(pd.DataFrame([RECORD, RECORD])), "v2"),
+        ("/invocations", {"dataframe_records": [RECORD, RECORD]}, "mlflow"),
+    ],
+)
+def test_logged_and_counted_with_the_protocol(app, client, pg_engine, path, payload, protocol):
+    request_id = f"{protocol}-{time.time_ns()}"
+    response = client.post(path, json=payload, headers={"X-Request-ID": request_id})
+    assert response.status_code == 200
+    app.extensions["skserve"].prediction_log.drain()
+    with pg_engine.begin() as conn:
+        query = sa.select(prediction_log).where(prediction_log.c.request_id == request_id)
+        rows = conn.execute(query).mappings().all()
+        conn.execute(prediction_log.delete().where(prediction_log.c.request_id == request_id))
+    assert len(rows) == 1 and rows[0]["rows"] == 2
+    assert rows[0]["outputs"]["protocol"] == protocol
+    assert rows[0]["outputs"]["predictions"] == ["<=50K", "<=50K"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'route="{path.replace("adult", "<name>")}",status="200"' in metrics
