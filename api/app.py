@@ -117,7 +117,10 @@ def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
+    from api.protocols import mlflow, v2
     from api.routes import docs, health, jobs, models, predictions, training
 
     for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (v2.bp, mlflow.bp):  # other servers' protocols over the same core
         app.register_blueprint(blueprint)

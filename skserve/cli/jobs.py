@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from settings.redis_client import make_redis
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 POLL_SECONDS = 0.5
 
