@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, g, request
 
 from api import errors
@@ -57,8 +58,19 @@ def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
             rows=rows,
             latency_ms=latency_ms,
             inputs=g.pop("prediction_inputs", None),
-            outputs={k: body[k] for k in ("predictions", "probabilities", "ids") if k in body},
+            outputs=g.pop("prediction_outputs", None) or {"predictions": body["predictions"]},
         )
+
+
+def output_columns(result: PredictionResult, ids: list[Any] | None = None) -> dict[str, Any]:
+    """The prediction log's `outputs`: predictions, probabilities per class, ids, row by row."""
+    outputs: dict[str, Any] = {"predictions": result.predictions}
+    if result.probabilities is not None and result.classes is not None:
+        by_class = np.ascontiguousarray(result.probabilities.T)
+        outputs["probabilities"] = dict(zip(map(str, result.classes), by_class, strict=False))
+    if ids is not None:
+        outputs["ids"] = ids
+    return outputs
 
 
 @bp.post("/models/<name>/predict")
@@ -138,7 +150,9 @@ def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
             "`details` says; GET /usage describes the expected features",
             problems,
         )
-    return predict_validated(model, validated)
+    result = predict_validated(model, validated)
+    g.prediction_outputs = output_columns(result)
+    return result
 
 
 def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
@@ -158,4 +172,5 @@ def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
             {"not_found": unknown},
         )
     result = predict_rows(model, Rows(found.columns, found.n_rows))
+    g.prediction_outputs = output_columns(result, found.ids)
     return encode_entities(model, ids, found.ids, result)
