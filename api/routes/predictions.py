@@ -25,7 +25,8 @@ from api.request_ids import current_request_id
 from api.services import services
 from api.usage import build_usage
 from db.entities import InvalidEntityId
-from inference.predict import LoadedModel, PredictionResult, predict_validated
+from inference.model import LoadedModel
+from inference.predict import PredictionResult, predict_validated
 from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)
@@ -58,8 +59,16 @@ def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
             rows=rows,
             latency_ms=latency_ms,
             inputs=g.pop("prediction_inputs", None),
-            outputs=g.pop("prediction_outputs", None) or {"predictions": body["predictions"]},
+            outputs=logged_outputs(body),
         )
+
+
+def logged_outputs(body: dict[str, Any]) -> dict[str, Any]:
+    """The outputs stored for a request: its result's columns, and the protocol it came by."""
+    outputs = g.pop("prediction_outputs", None) or {"predictions": body["predictions"]}
+    if "protocol" in body:
+        outputs["protocol"] = body["protocol"]
+    return outputs
 
 
 def output_columns(result: PredictionResult, ids: list[Any] | None = None) -> dict[str, Any]:
