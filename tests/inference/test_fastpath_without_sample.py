@@ -14,9 +14,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 
 from inference.fastpath.synthetic import synthetic_rows
+from inference.inspection import inspect_pipeline
 from inference.model import load_model
 from tests.inference.fastpath_cases import CASES, CATEGORICAL, NUMERIC, Case, make_frame
-from trainer.register import inspect_pipeline
 
 FEATURES = NUMERIC + CATEGORICAL
 # A numeric column one-hot encoded: a registered pipeline's schema calls it categorical, so it
