@@ -98,7 +98,9 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         watcher=watcher,
         default_model=default_model,
         prediction_log=PredictionLogger(
-            settings.database_url, sample=settings.prediction_log_sample
+            settings.database_url,
+            sample=settings.prediction_log_sample,
+            max_bytes=settings.prediction_log_buffer_bytes,
         ),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
     )

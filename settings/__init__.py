@@ -27,6 +27,7 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     batch_chunk_rows: int = 50_000
     prediction_log_sample: float = 1.0
+    prediction_log_buffer_bytes: int = 16 * 2**20
     model_poll_seconds: float = 1.0
     log_level: str = "INFO"
     log_format: str = "json"
@@ -108,6 +109,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
         batch_chunk_rows=_int(env, "BATCH_CHUNK_ROWS", defaults.batch_chunk_rows),
         prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", 1.0, 0.0, 1.0),
+        prediction_log_buffer_bytes=_int(
+            env, "PREDICTION_LOG_BUFFER_BYTES", defaults.prediction_log_buffer_bytes, 2**16
+        ),
         model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", 1.0, 0.05, 60.0),
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
