@@ -31,6 +31,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     fast_path: bool = True
+    console: bool = True  # the web console at /ui/
 
     @property
     def embedded_database(self) -> bool:
@@ -109,4 +110,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
         fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
+        console=_bool(env, "CONSOLE", defaults.console),
     )
