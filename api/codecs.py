@@ -25,7 +25,8 @@ from api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from inference.predict import LoadedModel, PredictionResult
+from inference.model import LoadedModel
+from inference.predict import PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
 CSV_TYPES = ("text/csv", "application/csv")

@@ -1,4 +1,4 @@
-"""Submitting batch jobs and handing their chunks to RQ workers, or to an in-process pool.
+"""Handing the chunks of submitted batch jobs to RQ workers, or to an in-process pool.
 
 With Redis each chunk is one RQ job on the "batch" queue, retried with backoff. Without Redis
 (the embedded default) the same chunk function runs on a small thread pool in this process.
@@ -9,15 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from db import jobs, registry
-from db.job_sources import SourceError, check_source, parse_source, plan_chunks, stage_csv
+from db import jobs
 from worker.chunks import drop_upload, run_chunk_job, run_chunk_with_retries
 from worker.context import JobContext
 
@@ -25,71 +20,12 @@ log = logging.getLogger(__name__)
 
 BATCH_QUEUE = "batch"
 RETRY_INTERVALS: tuple[float, ...] = (1, 5, 15)
-MAX_CHUNK_ROWS = 1_000_000
 # A chunk whose worker died this many times (enqueued again each time) fails its job.
 MAX_ENQUEUES = 5
 # An RQ job marked started this recently may not have locked its chunk row yet.
 START_GRACE = timedelta(seconds=1)
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """A batch job as a client asks for it: model, optional version, source, chunk size."""
-
-    model: str
-    version: int | None = None
-    source: Any = None  # the request's "source" object; None means the model's feature table
-    chunk_rows: int | None = None
-
-
-def create_batch_job(
-    session: Session,
-    request: JobRequest,
-    *,
-    default_chunk_rows: int,
-    upload: tuple[Path, str] | None = None,
-) -> jobs.JobRecord:
-    """Pin the version, check the source against the catalog, plan and record the chunks.
-
-    `upload` is (path, filename) of a CSV to stage as the source. Raises registry.ModelNotFound
-    / VersionNotFound / NoProductionVersion, db.identifiers' TableNotFound / ColumnNotFound /
-    InvalidIdentifier, SourceError or db.csv_loader.CsvLoadError; nothing is written then.
-    """
-    chunk_rows = check_chunk_rows(
-        default_chunk_rows if request.chunk_rows is None else request.chunk_rows
-    )
-    record = registry.get_version(session, name=request.model, version=request.version)
-    metadata = record.metadata()
-    spec = metadata.spec or {}
-    id_column = spec.get("id_column") or "id"
-    connection = session.connection()
-    if upload is not None:
-        source = stage_csv(connection, upload[0], id_column=id_column, filename=upload[1])
-    else:
-        source = parse_source(
-            request.source or {},
-            default_table=spec.get("feature_table"),
-            default_id_column=id_column,
-        )
-    check_source(connection, source, metadata.schema.names)
-    return jobs.create_job(
-        session,
-        model_name=record.name,
-        model_version=record.version,
-        classes=metadata.classes,
-        source=source,
-        chunk_rows=chunk_rows,
-        chunks=plan_chunks(connection, source, chunk_rows),
-    )
-
-
-def check_chunk_rows(value: Any) -> int:
-    """chunk_rows as an integer in 1..MAX_CHUNK_ROWS; SourceError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHUNK_ROWS:
-        raise SourceError(f"chunk_rows must be an integer from 1 to {MAX_CHUNK_ROWS:,}")
-    return value
 
 
 def chunk_timeout(chunk_rows: int) -> int:

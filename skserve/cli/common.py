@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import click
 from sqlalchemy.orm import Session
 
-from skserve.settings import Settings, SettingsError, load_settings
+from settings import Settings, SettingsError, load_settings
 
 
 def cli_settings() -> Settings:
