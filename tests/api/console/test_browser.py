@@ -32,6 +32,12 @@ def assert_rendered_offline(page) -> None:
 
 
 def test_models_page_renders_fully_without_any_outside_request(console, page):
+    for _ in range(20):
+        response = requests.post(
+            f"{console.base_url}/models/adult/predict", json=RECORD, timeout=10
+        )
+        assert response.status_code == 200
+    time.sleep(1)  # the prediction log is written every 0.25 s
     open_page(page, f"{console.base_url}/ui/")
     rows = page.locator("#models tbody tr")
     assert rows.count(), page.content()[:3000]
@@ -41,6 +47,10 @@ def test_models_page_renders_fully_without_any_outside_request(console, page):
     assert adult.locator(".badge.prod").inner_text() == "v1"
     assert adult.locator(".badge.on").inner_text() == "on"  # fast path
     assert re.search(r"roc_auc 0\.\d{3}", adult.inner_text())
+    cells = adult.locator("td").all_inner_texts()
+    assert float(cells[5]) >= 20 / 5  # requests per minute over the last 5 minutes
+    assert re.fullmatch(r"\d+\.\d\d ms", cells[6]) and re.fullmatch(r"\d+\.\d\d ms", cells[7])
+    assert page.locator("#token-forget").is_hidden()
     assert_rendered_offline(page)
     screenshot(page, "models")
 
