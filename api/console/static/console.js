@@ -93,14 +93,16 @@ async function promote(button) {
   }
 }
 
+// GET|PUT /models/<name>/traffic: {"production": 3, "canary": {"version": 4, "percent": 10}, "shadow": [5]}
 function trafficText(traffic) {
+  const canary = traffic.canary || null;
+  const percent = canary ? canary.percent : 0;
   const parts = [];
-  const canary = traffic.canary_percent || 0;
   if (traffic.production !== undefined && traffic.production !== null) {
-    parts.push(`${100 - canary} % v${traffic.production}`);
+    parts.push(`${100 - percent} % v${traffic.production}`);
   }
-  if (traffic.canary_version) parts.push(`canary ${canary} % v${traffic.canary_version}`);
-  const shadows = traffic.shadow_versions || [];
+  if (canary) parts.push(`canary ${percent} % v${canary.version}`);
+  const shadows = traffic.shadow || [];
   if (shadows.length) parts.push("shadow " + shadows.map((v) => "v" + v).join(", "));
   return parts.join(" · ");
 }
@@ -124,21 +126,21 @@ async function loadTrafficSection(section) {
   document.getElementById("traffic-empty").hidden = true;
   const form = document.getElementById("traffic-form");
   form.hidden = false;
-  form.canary_version.value = traffic.canary_version || "";
-  form.canary_percent.value = traffic.canary_percent || 0;
+  form.canary_version.value = traffic.canary ? String(traffic.canary.version) : "";
+  form.canary_percent.value = traffic.canary ? traffic.canary.percent : 0;
   for (const option of form.shadow_versions.options) {
-    option.selected = (traffic.shadow_versions || []).includes(Number(option.value));
+    option.selected = (traffic.shadow || []).includes(Number(option.value));
   }
 }
 
 async function saveTraffic(form) {
   const admin = requireToken();
   if (!admin) return;
-  const body = {
-    canary_version: form.canary_version.value ? Number(form.canary_version.value) : null,
-    canary_percent: Number(form.canary_percent.value || 0),
-    shadow_versions: [...form.shadow_versions.selectedOptions].map((o) => Number(o.value)),
-  };
+  const canary = form.canary_version.value
+    ? {version: Number(form.canary_version.value), percent: Number(form.canary_percent.value || 0)}
+    : null;
+  const shadow = [...form.shadow_versions.selectedOptions].map((o) => Number(o.value));
+  const body = {canary, shadow};
   try {
     await callApi("PUT", form.closest("section").dataset.url, {admin, body});
     flash("Traffic saved.");
@@ -244,21 +246,17 @@ async function cancelJob(button) {
 
 // --- charts -------------------------------------------------------------------------------
 
+// GET /models/<name>/drift: {"features": {"age": {"psi": 0.02, "verdict": "stable", ...}, ...}}
 function driftPoints(drift) {
-  const features = drift && drift.features;
-  if (Array.isArray(features)) {
-    return features.map((f) => [f.name || f.feature, f.psi ?? f.score ?? f.drift]);
-  }
-  if (features && typeof features === "object") {
-    return Object.entries(features).map(([name, f]) => [name, typeof f === "number" ? f : (f.psi ?? f.score)]);
-  }
-  return [];
+  const features = (drift && drift.features) || {};
+  return Object.entries(features).map(([name, f]) => [name, f && f.psi]);
 }
 
 function performancePoints(performance) {
-  const series = (performance && (performance.series || performance.windows || performance.buckets)) || [];
-  return series
-    .map((p) => [Date.parse(p.start || p.time || p.window_start) / 1000, p.accuracy ?? p.value])
+  // GET /models/<name>/performance?bucket=1h: {"buckets": [{"start": iso, "accuracy": 0.87, ...}]}
+  const buckets = (performance && performance.buckets) || [];
+  return buckets
+    .map((p) => [Date.parse(p.start) / 1000, p.accuracy ?? p.r2])
     .filter(([t, v]) => Number.isFinite(t) && typeof v === "number");
 }
 
