@@ -37,6 +37,9 @@ class JobDispatcher(Protocol):
     def dispatch(self, job: Any) -> None:
         """Queue every chunk of a newly created job."""
 
+    def train(self, run: Any) -> None:
+        """Queue a recorded training run for a worker."""
+
     def cancel(self, job_id: str) -> Any:
         """Cancel a job; chunks not yet started will not run."""
 

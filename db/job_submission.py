@@ -17,6 +17,10 @@ from db.job_sources import SourceError, check_source, parse_source, plan_chunks,
 MAX_CHUNK_ROWS = 1_000_000
 
 
+class QueueUnavailable(RuntimeError):
+    """The queue (Redis) refused a recorded job or training run; it was marked failed."""
+
+
 @dataclass(frozen=True)
 class JobRequest:
     """A batch job as a client asks for it: model, optional version, source, chunk size."""

@@ -16,7 +16,7 @@ from inference.artifact import (
 )
 from inference.introspect import final_estimator, input_features
 from inference.json_values import json_safe
-from inference.schema import Feature, FeatureSchema
+from inference.schema import Feature, FeatureSchema, UnknownPolicy
 
 
 class InvalidPipelineError(ValueError):
@@ -77,3 +77,13 @@ def _schema_of(pipeline: Any) -> FeatureSchema:
             for f in described
         )
     )
+
+
+def unknown_policies(pipeline: Any, schema: FeatureSchema) -> dict[str, UnknownPolicy]:
+    """Per categorical feature: does the fitted encoder ignore unknown categories?"""
+    described = {f.name: f for f in input_features(pipeline) or []}
+    return {
+        f.name: described[f.name].unknown if f.name in described else "error"  # type: ignore[misc]
+        for f in schema.features
+        if f.kind == "categorical"
+    }

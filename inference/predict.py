@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from inference.json_values import finite_or_none
 from inference.model import LoadedModel
 from inference.validation import ValidatedInput, validate_frame
 
@@ -40,7 +40,7 @@ class PredictionResult:
     def prediction_list(self) -> list[Any]:
         """Predictions as plain Python values, NaN and infinities as None."""
         values = self.predictions.tolist()
-        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
+        return [finite_or_none(v) if isinstance(v, float) else v for v in values]
 
 
 def predict_validated(model: LoadedModel, validated: ValidatedInput) -> PredictionResult:

@@ -1,7 +1,8 @@
-"""Handing the chunks of submitted batch jobs to RQ workers, or to an in-process pool.
+"""Handing submitted batch jobs and training runs to RQ workers, or to an in-process pool.
 
-With Redis each chunk is one RQ job on the "batch" queue, retried with backoff. Without Redis
-(the embedded default) the same chunk function runs on a small thread pool in this process.
+With Redis each chunk is one RQ job on the "batch" queue, retried with backoff, and each training
+run one RQ job on the "train" queue. Without Redis (the embedded default) the same chunk function
+runs on a small thread pool in this process; training on demand needs Redis.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from db import jobs
+from db import jobs, training_runs
+from db.job_submission import QueueUnavailable
 from worker.chunks import drop_upload, run_chunk_job, run_chunk_with_retries
 from worker.context import JobContext
+from worker.training import TRAIN_QUEUE, enqueue_training
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +67,6 @@ def enqueue_chunks(
     queue.enqueue_many(data)
 
 
-class QueueUnavailable(RuntimeError):
-    """Redis refused the chunks; the job was marked failed."""
-
-
 class Dispatcher:
     """Runs the chunks of submitted jobs: on RQ when given Redis, else on an in-process pool."""
 
@@ -81,16 +80,12 @@ class Dispatcher:
     ) -> None:
         self.context = context
         self.intervals = intervals
-        self.queue = _batch_queue(redis) if redis is not None else None
+        self.queue = _queue(BATCH_QUEUE, redis) if redis is not None else None
+        self.train_queue = _queue(TRAIN_QUEUE, redis) if redis is not None else None
         if threads is None:
             threads = 1 if context.settings.embedded_database else 2  # SQLite has one writer
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
-
-    @property
-    def embedded(self) -> bool:
-        """True when chunks run in this process."""
-        return self.queue is None
 
     def dispatch(self, job: jobs.JobRecord) -> None:
         """Queue every chunk of a newly created job."""
@@ -107,6 +102,18 @@ class Dispatcher:
         except Exception as exc:
             with self.context.sessions() as session, session.begin():
                 jobs.fail_job(session, job_id=job.id, error=f"could not queue the chunks: {exc}")
+            raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
+
+    def train(self, run: training_runs.TrainingRunRecord) -> None:
+        """Queue a recorded training run for a worker (RQ only: QueueUnavailable without it)."""
+        if self.train_queue is None:
+            raise QueueUnavailable("training on demand needs REDIS_URL and a `skserve worker`")
+        try:
+            enqueue_training(self.train_queue, run)
+        except Exception as exc:
+            with self.context.sessions() as session, session.begin():
+                error = f"could not queue the run: {exc}"
+                training_runs.fail_run(session, run_id=run.id, error=error)
             raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
 
     def cancel(self, job_id: str) -> jobs.JobRecord:
@@ -127,10 +134,10 @@ class Dispatcher:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
-def _batch_queue(redis: Any) -> Any:
+def _queue(name: str, redis: Any) -> Any:
     from rq import Queue
 
-    return Queue(BATCH_QUEUE, connection=redis)
+    return Queue(name, connection=redis)
 
 
 def _log_failure(future: Future) -> None:

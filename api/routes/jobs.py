@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ from db.csv_loader import CsvLoadError
 from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
 from db.job_results import read_results, stream_results_csv
 from db.job_sources import SourceError, UnknownIds
-from db.job_submission import JobRequest, create_batch_job
+from db.job_submission import JobRequest, QueueUnavailable, create_batch_job
 from db.tables import JobStatus
-from worker.dispatch import QueueUnavailable
+from inference.json_values import finite_or_none
 
 bp = Blueprint("jobs", __name__)
 MAX_PAGE = 10_000
@@ -159,16 +158,12 @@ def _result_json(row: tuple[int, str | None, list[float] | None], classes: Any) 
         labels = {str(label): label for label in classes}
         prediction = labels.get(text, text) if text is not None else None
     else:
-        prediction = _finite(float(text)) if text is not None else None
+        prediction = finite_or_none(float(text)) if text is not None else None
     result: dict[str, Any] = {"id": entity_id, "prediction": prediction}
     if classes and probabilities is not None:
         keys = [str(label) for label in classes]
-        result["probabilities"] = dict(zip(keys, map(_finite, probabilities), strict=False))
+        result["probabilities"] = dict(zip(keys, map(finite_or_none, probabilities), strict=False))
     return result
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 def _get_job(job_id: str) -> jobs.JobRecord:

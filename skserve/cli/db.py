@@ -12,7 +12,7 @@ import click
 import sqlalchemy as sa
 
 from settings import Settings
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar

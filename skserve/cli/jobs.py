@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 POLL_SECONDS = 0.5
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from skserve.cli.common import cli_settings, session_scope
+from skserve.cli.environment import cli_settings, session_scope
 
 
 @click.group()

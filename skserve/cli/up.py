@@ -26,8 +26,8 @@ from skserve.cli.bootstrap import (
     load_training_spec,
     step,
 )
-from skserve.cli.common import cli_settings
 from skserve.cli.db import database_errors, safe_url
+from skserve.cli.environment import cli_settings
 from skserve.cli.supervisor import Child, Supervisor
 
 LOCAL_HOST = "127.0.0.1"

@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: settings, database access, error reporting."""
+"""What a command needs from its environment: settings, and a database session to work in."""
 
 from __future__ import annotations
 
