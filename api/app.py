@@ -53,6 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)
+    if settings.console:
+        from api.console import bp as console_bp
+
+        app.register_blueprint(console_bp)
     return app
 
 
