@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from inference.artifact import ArtifactMetadata, ModelArtifact, load_artifact
-from inference.validation import ValidatedInput, validate_columns
+from inference.fastpath import try_compile
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ class LoadedModel:
     def classes(self) -> list[Any] | None:
         """Class labels for classifiers, None for regressors."""
         return self.artifact.metadata.classes
-
-    def validate(self, columns: dict[str, Any], n_rows: int) -> ValidatedInput:
-        """Validate columnar input against this model's schema."""
-        return validate_columns(self.schema, columns, n_rows)
 
 
 def load_model(
@@ -68,8 +64,6 @@ def enable_fast_path(model: LoadedModel) -> None:
 
 def compile_fast_path(model: LoadedModel) -> tuple[object | None, str]:
     """Compile the model's preprocessing and check it against scikit-learn on its sample."""
-    from inference.fastpath import try_compile
-
     schema = model.schema
     numeric = [f.name for f in schema.features if f.kind == "numeric"]
     categorical = [f.name for f in schema.features if f.kind == "categorical"]

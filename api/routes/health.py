@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
-from api.errors import APIError, error_response
+from api.error_handlers import error_response
+from api.errors import APIError
 from api.services import Services, services
 from api.usage import build_usage
 

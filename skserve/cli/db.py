@@ -48,9 +48,9 @@ def upgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Drop and reload the table if it exists.")
 def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> None:
     """Load a CSV file (or .csv.gz) with a header row into a new table."""
-    from db.csv_loader import CsvLoadError, TableExists
+    from db.csv_loader import CsvLoadError, TableExistsError
     from db.csv_loader import load_csv as load
-    from db.identifiers import InvalidIdentifier
+    from db.identifiers import InvalidIdentifierError
 
     settings = cli_settings()
     with database_errors(settings), with_engine(settings) as engine:
@@ -59,11 +59,11 @@ def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> No
                 rows = load(
                     engine, path, table, id_column=id_column, replace=replace, progress=bar.update
                 )
-        except TableExists as exc:
+        except TableExistsError as exc:
             raise click.ClickException(
                 f"{exc}; add --replace to reload it, or pick another --table"
             ) from None
-        except InvalidIdentifier as exc:
+        except InvalidIdentifierError as exc:
             raise click.ClickException(f"{exc}. Rename it and load again.") from None
         except CsvLoadError as exc:
             raise click.ClickException(

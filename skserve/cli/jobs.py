@@ -258,11 +258,11 @@ def _redis(url: str) -> Any:
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     """The core's refusals (unknown model, table, column, ids, job...) as CLI errors."""
-    from worker.dispatch import QueueUnavailable
+    from db.job_submission import QueueUnavailableError
 
     try:
         yield
-    except (LookupError, ValueError, QueueUnavailable) as exc:
+    except (LookupError, ValueError, QueueUnavailableError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("\nInterrupted; see where the job stands: skserve jobs list", err=True)

@@ -1,0 +1,52 @@
+"""The one path of an online prediction after decoding: validate, predict, encode, log.
+
+Every protocol calls `serve` with the rows its codec decoded and its own encoder, so validation
+and prediction (the core), metrics and the prediction log happen once, in this order, for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.codecs import Rows
+from api.metrics import PREDICTIONS, request_milliseconds
+from api.request_ids import current_request_id
+from api.services import services
+from inference.model import LoadedModel
+from inference.predict import PredictionResult, predict_columns
+
+Encoder = Callable[[PredictionResult], dict[str, Any]]
+
+
+def serve(
+    model: LoadedModel, rows: Rows, encode: Encoder, *, ids: list[Any] | None = None
+) -> dict[str, Any]:
+    """Predict decoded rows and answer them in the caller's encoding; `ids` label stored rows."""
+    result = predict_columns(model, rows.columns, rows.n_rows)
+    body = encode(result)
+    record(model, rows, result, ids)
+    return body
+
+
+def record(model: LoadedModel, rows: Rows, result: PredictionResult, ids: list[Any] | None) -> None:
+    """Count the predicted rows and queue them for the prediction log (no I/O on this thread)."""
+    PREDICTIONS.labels(model.name, str(model.version)).inc(rows.n_rows)
+    prediction_log = services().prediction_log
+    if prediction_log is None:
+        return
+    outputs: dict[str, Any] = {"predictions": result.prediction_list()}
+    probabilities = result.probability_records()
+    if probabilities is not None:
+        outputs["probabilities"] = probabilities
+    if ids is not None:
+        outputs["ids"] = ids
+    prediction_log.log(
+        model_name=model.name,
+        model_version=model.version,
+        request_id=current_request_id(),
+        rows=rows.n_rows,
+        latency_ms=request_milliseconds(),
+        inputs=rows.columns,
+        outputs=outputs,
+    )
