@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from db.tables import JobStatus
 from skserve.cli.environment import cli_settings
 
 POLL_SECONDS = 0.5
@@ -212,7 +213,12 @@ def results(job_id: str, out: str) -> None:
 
 
 @jobs.command(name="list")
-@click.option("--status", "status_", help="Only jobs with this status.")
+@click.option(
+    "--status",
+    "status_",
+    type=click.Choice([s.value for s in JobStatus]),
+    help="Only jobs with this status.",
+)
 @click.option("--limit", type=click.IntRange(1, 1_000), default=20, show_default=True)
 def list_(status_: str | None, limit: int) -> None:
     """List jobs, newest first."""
@@ -223,7 +229,7 @@ def list_(status_: str | None, limit: int) -> None:
     for job in found:
         click.echo(
             f"{job.id}  {job.status:<9} {job.model_name} v{job.model_version}  "
-            f"{job.rows_done:,}/{job.rows_total:,} rows  {job.created_at:%Y-%m-%d %H:%M:%S}"
+            f"{job.rows_done:,}/{job.rows_total:,} rows  {job.created_at:%Y-%m-%d %H:%M:%S %Z}"
         )
 
 
