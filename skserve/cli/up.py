@@ -27,8 +27,7 @@ from skserve.cli.bootstrap import (
     load_training_spec,
     step,
 )
-from skserve.cli.db import database_errors, safe_url
-from skserve.cli.environment import cli_settings
+from skserve.cli.environment import cli_settings, database_errors, safe_url
 from skserve.cli.supervisor import Child, Supervisor
 
 LOCAL_HOST = "127.0.0.1"

@@ -1,12 +1,15 @@
-"""Defaults a newcomer meets natively: the bind address and the `--workers` naming."""
+"""What a newcomer meets natively: defaults, the `--workers` naming, short CLI errors."""
 
 from __future__ import annotations
 
 import importlib
 
 import click
+import pytest
+from click.testing import CliRunner
 
-from settings import Settings
+from settings import Settings, default_sqlite_path, load_settings
+from skserve.cli import main
 from skserve.cli.bootstrap import Bootstrapped
 from skserve.cli.serve import api
 from skserve.cli.up import api_command, child_environment, print_banner, session_token_line, up
@@ -49,3 +52,56 @@ def test_the_banner_prints_urls_not_a_macos_command(capsys):
     print_banner("http://127.0.0.1:18402", Settings(), ready, 0)
     out = capsys.readouterr().out
     assert "  open " not in out and "  http://127.0.0.1:18402/docs" in out
+
+
+def test_the_default_sqlite_file_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    urls = set()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        urls.add(load_settings({}).database_url)
+    assert urls == {f"sqlite:///{tmp_path / 'data' / 'skserve' / 'skserve.db'}"}
+    assert default_sqlite_path() == tmp_path / "data" / "skserve" / "skserve.db"
+
+
+def _run(*args: str, **env: str):
+    result = CliRunner().invoke(main, list(args), env={"LOG_LEVEL": "", **env})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "expected"),
+    [
+        (
+            {"DATABASE_URL": "postgres://u:secret@127.0.0.1:18499/x"},
+            ["models", "list"],
+            "write postgresql+psycopg2://",
+        ),
+        (
+            {"DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:18499/x"},
+            ["models", "list"],
+            "Cannot use the database at postgresql+psycopg2://postgres@127.0.0.1:18499/x",
+        ),
+        (
+            {"DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:18499/x"},
+            ["jobs", "list"],
+            "Start PostgreSQL",
+        ),
+        ({}, ["predict", "adult", "--json", "@missing.json"], "cannot read missing.json"),
+    ],
+    ids=["postgres-scheme", "database-down-models", "database-down-jobs", "missing-json-file"],
+)
+def test_common_mistakes_are_short_errors_that_say_what_to_do(env, args, expected):
+    code, output = _run(*args, **env)
+    assert code != 0 and expected in output
+    assert "Traceback" not in output and "secret" not in output
+    assert len([line for line in output.splitlines() if line.strip()]) <= 4
+
+
+def test_an_unmigrated_database_names_its_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    code, output = _run("models", "list", DATABASE_URL="")
+    assert code == 1 and "Traceback" not in output
+    assert str(tmp_path / "skserve" / "skserve.db") in output
+    assert "skserve db upgrade" in output
