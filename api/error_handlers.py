@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.errors import BATCH_HINT, APIError, ServiceUnavailableError
@@ -106,6 +108,18 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
 }
 
 
+# What a lookup of a model can raise that a client can act on: the API's errors and the core's.
+ANSWERABLE = (APIError, *CORE_ERRORS)
+
+
+def describe(exc: Exception) -> tuple[str, dict[str, Any]]:
+    """The message and details an APIError or a core exception is answered with."""
+    if isinstance(exc, APIError):
+        return exc.message, exc.details
+    row = core_error(exc)
+    return (row.message(exc), row.details(exc)) if row else (str(exc), {})
+
+
 def core_error(exc: Exception) -> CoreError | None:
     """The table's row for `exc`, or None when the core exception is not a client's concern."""
     for cls in type(exc).__mro__:
@@ -172,13 +186,28 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def handle_database_error(exc: OperationalError | InterfaceError) -> Response:
+# The database is down, hung or out of connections: the request may succeed later (503).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def handle_database_error(exc: Exception) -> Response:
     """The database failed: log it, tell the client to retry (never the SQL or the trace)."""
-    log.error("database error on %s %s: %s", request.method, request.path, exc.orig)
+    reason = getattr(exc, "orig", None) or exc
+    log.error("database error on %s %s: %s", request.method, request.path, reason)
     return error_response(
         503,
         ServiceUnavailableError.error_code,
         "the database is unavailable; retry shortly (GET /ready shows what is down)",
+    )
+
+
+def handle_queue_error(exc: Exception) -> Response:
+    """Redis failed (down, timing out): log it, tell the client to retry."""
+    log.error("redis error on %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        503,
+        ServiceUnavailableError.error_code,
+        "the job queue (Redis) is unavailable; retry shortly (GET /ready shows what is down)",
     )
 
 
@@ -192,12 +221,26 @@ def handle_unexpected(exc: Exception) -> Response:
     )
 
 
+def render_error(exc: Exception) -> Response:
+    """The response the app's handlers give `exc` (for protocol layers that reshape it)."""
+    if isinstance(exc, APIError):
+        return handle_api_error(exc)
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return handle_database_error(exc)
+    if isinstance(exc, RedisError):
+        return handle_queue_error(exc)
+    return handle_core_error(exc)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every error raised in a request to one of the handlers above."""
     app.register_error_handler(APIError, handle_api_error)
     for core_class in CORE_ERRORS:
         app.register_error_handler(core_class, handle_core_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_error)
-    app.register_error_handler(InterfaceError, handle_database_error)
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, handle_database_error)
+    app.register_error_handler(RedisError, handle_queue_error)
     app.register_error_handler(Exception, handle_unexpected)

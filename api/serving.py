@@ -7,7 +7,7 @@ and prediction (the core), metrics and the prediction log happen once, in this o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from api.codecs import Rows
 from api.metrics import PREDICTIONS, request_milliseconds
@@ -16,20 +16,35 @@ from api.services import services
 from inference.model import LoadedModel
 from inference.predict import PredictionResult, predict_columns
 
-Encoder = Callable[[PredictionResult], dict[str, Any]]
+Answer = TypeVar("Answer")
 
 
 def serve(
-    model: LoadedModel, rows: Rows, encode: Encoder, *, ids: list[Any] | None = None
-) -> dict[str, Any]:
-    """Predict decoded rows and answer them in the caller's encoding; `ids` label stored rows."""
+    model: LoadedModel,
+    rows: Rows,
+    encode: Callable[[PredictionResult], Answer],
+    *,
+    ids: list[Any] | None = None,
+    protocol: str | None = None,
+) -> Answer:
+    """Predict decoded rows and answer them in the caller's encoding.
+
+    `ids` label stored rows; `protocol` ("v2", "mlflow") marks what was spoken in the log.
+    """
     result = predict_columns(model, rows.columns, rows.n_rows)
-    body = encode(result)
-    record(model, rows, result, ids)
-    return body
+    answer = encode(result)
+    record(model, rows, result, ids=ids, protocol=protocol)
+    return answer
 
 
-def record(model: LoadedModel, rows: Rows, result: PredictionResult, ids: list[Any] | None) -> None:
+def record(
+    model: LoadedModel,
+    rows: Rows,
+    result: PredictionResult,
+    *,
+    ids: list[Any] | None = None,
+    protocol: str | None = None,
+) -> None:
     """Count the predicted rows and queue them for the prediction log (no I/O on this thread)."""
     PREDICTIONS.labels(model.name, str(model.version)).inc(rows.n_rows)
     prediction_log = services().prediction_log
@@ -41,6 +56,8 @@ def record(model: LoadedModel, rows: Rows, result: PredictionResult, ids: list[A
         outputs["probabilities"] = probabilities
     if ids is not None:
         outputs["ids"] = ids
+    if protocol is not None:
+        outputs["protocol"] = protocol
     prediction_log.log(
         model_name=model.name,
         model_version=model.version,

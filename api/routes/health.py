@@ -7,8 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
-from api.error_handlers import error_response
-from api.errors import APIError
+from api.error_handlers import ANSWERABLE, describe, error_response
 from api.services import Services, services
 from api.usage import build_usage
 
@@ -52,14 +51,22 @@ def _check(ok: bool, detail: str) -> dict[str, Any]:
 
 
 def check_database(svc: Services) -> dict[str, Any]:
-    """SELECT 1 on the pool."""
+    """SELECT 1 on the pool, within the statement timeout."""
     try:
-        with svc.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        if svc.deadline is None:
+            select_one(svc.engine)
+        else:
+            svc.deadline.run(select_one, svc.engine)
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return _check(False, f"unavailable ({reason})")
     return _check(True, svc.engine.dialect.name)
+
+
+def select_one(engine: sa.Engine) -> None:
+    """One round trip to the database."""
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
 
 
 def check_redis(svc: Services) -> dict[str, Any]:
@@ -77,8 +84,8 @@ def check_default_model(svc: Services) -> dict[str, Any]:
     """The default model resolves and its production version is loaded (loading it if needed)."""
     try:
         model = svc.model(svc.default_model_name())
-    except APIError as exc:
-        return _check(False, exc.message)
+    except ANSWERABLE as exc:
+        return _check(False, describe(exc)[0])
     except sa.exc.SQLAlchemyError:
         return _check(False, "cannot be looked up while the database is unavailable")
     return _check(True, f"{model.name} v{model.version} loaded")
