@@ -8,10 +8,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Engine
 
-from api.errors import register_error_handlers
+from api.error_handlers import register_error_handlers
 from api.metrics import init_metrics
+from api.protocols import mlflow, v2
 from api.request_ids import configure_logging, init_request_ids
+from api.routes import docs, health, jobs, models, predictions, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
+from db import jobs as job_rows
 from db.deadline import Deadline
 from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
@@ -62,10 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def count_jobs(services: Services) -> dict[str, int]:
     """Batch jobs by status, for /metrics."""
-    from db import jobs
-
     with services.sessions() as session:
-        return jobs.count_by_status(session)
+        return job_rows.count_by_status(session)
 
 
 def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
@@ -123,9 +124,6 @@ def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    from api.protocols import mlflow, v2
-    from api.routes import docs, health, jobs, models, predictions, training
-
     for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
         app.register_blueprint(blueprint)
     for blueprint in (v2.bp, mlflow.bp):  # other servers' protocols over the same core

@@ -16,16 +16,16 @@ from api.services import services
 def check_admin_token(configured: str | None, header: str | None) -> None:
     """Raise 401 without a bearer token, 403 with a wrong one or when none is configured."""
     if not configured:
-        raise errors.Forbidden(
+        raise errors.ForbiddenError(
             "admin endpoints are disabled: set ADMIN_TOKEN on the server to enable them"
         )
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise errors.Unauthorized(
+        raise errors.UnauthorizedError(
             "this endpoint needs an admin token: send `Authorization: Bearer <ADMIN_TOKEN>`"
         )
     if not hmac.compare_digest(token.strip().encode(), configured.encode()):
-        raise errors.Forbidden("the admin token is wrong; check ADMIN_TOKEN")
+        raise errors.ForbiddenError("the admin token is wrong; check ADMIN_TOKEN")
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,10 +19,10 @@ import pandas as pd
 
 from api.errors import (
     BATCH_HINT,
-    InvalidBody,
-    InvalidJSON,
-    PayloadTooLarge,
-    UnsupportedMediaType,
+    InvalidBodyError,
+    InvalidJSONError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
 )
 from inference.json_values import finite_or_none
 from inference.model import LoadedModel
@@ -68,7 +68,7 @@ def decode_body(
         return decode_payload(parse_json(raw), max_rows=max_rows)
     if mimetype in CSV_TYPES:
         return decode_csv(raw, max_rows=max_rows, categorical=categorical)
-    raise UnsupportedMediaType(
+    raise UnsupportedMediaTypeError(
         f"cannot read a body of type {mimetype}; send Content-Type: application/json or text/csv",
         {"content_type": mimetype, "accepted": ["application/json", "text/csv"]},
     )
@@ -77,7 +77,7 @@ def decode_body(
 def parse_json(raw: bytes) -> Any:
     """Parse JSON bytes; a JSON string holding JSON (`json=df.to_json()` clients) is unwrapped."""
     if not raw.strip():
-        raise InvalidJSON(f"the request body is empty; {SHAPES}")
+        raise InvalidJSONError(f"the request body is empty; {SHAPES}")
     payload = _loads(raw)
     if isinstance(payload, str) and payload.lstrip()[:1] in ("{", "["):
         payload = _loads(payload)
@@ -88,14 +88,14 @@ def _loads(text: bytes | str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidJSON(
+        raise InvalidJSONError(
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
     except RecursionError:
-        raise InvalidJSON("the body is nested too deeply to be a prediction request") from None
+        raise InvalidJSONError("the body is nested too deeply to be a prediction request") from None
     except ValueError:  # bytes that are not UTF-8
-        raise InvalidJSON("the body is not valid UTF-8 JSON") from None
+        raise InvalidJSONError("the body is not valid UTF-8 JSON") from None
 
 
 def decode_payload(payload: Any, *, max_rows: int) -> Decoded:
@@ -103,9 +103,9 @@ def decode_payload(payload: Any, *, max_rows: int) -> Decoded:
     if isinstance(payload, list):
         return _records(payload, "the body", max_rows)
     if not isinstance(payload, dict):
-        raise InvalidBody(f"the body is {_kind(payload)}; {SHAPES}")
+        raise InvalidBodyError(f"the body is {_kind(payload)}; {SHAPES}")
     if not payload:
-        raise InvalidBody(f"the body is an empty object; {SHAPES}")
+        raise InvalidBodyError(f"the body is an empty object; {SHAPES}")
     envelope = next((key for key in ENVELOPES if key in payload), None)
     if envelope is None:
         return _flat_record(payload)
@@ -116,7 +116,7 @@ def decode_payload(payload: Any, *, max_rows: int) -> Decoded:
     value = payload[envelope]
     if envelope == "dataframe_split":
         if not isinstance(value, dict):
-            raise InvalidBody(f'"dataframe_split" must be an object, got {_kind(value)}')
+            raise InvalidBodyError(f'"dataframe_split" must be an object, got {_kind(value)}')
         _only(value, "columns", "data", "index", where='"dataframe_split"')
         return _split(value, '"dataframe_split"', max_rows)
     if envelope == "ids":
@@ -124,7 +124,9 @@ def decode_payload(payload: Any, *, max_rows: int) -> Decoded:
     if envelope == "data" and isinstance(value, dict):
         return _columnar(value, max_rows)
     if envelope == "data" and not isinstance(value, list):
-        raise InvalidBody(f'"data" must be an object of columns or an array of records; {SHAPES}')
+        raise InvalidBodyError(
+            f'"data" must be an object of columns or an array of records; {SHAPES}'
+        )
     return _records(value, f'"{envelope}"', max_rows)
 
 
@@ -137,7 +139,7 @@ def _kind(value: Any) -> str:
 def _only(payload: dict, *allowed: str, where: str = "the body") -> None:
     extra = [key for key in payload if key not in allowed]
     if extra:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"unexpected key(s) {', '.join(map(repr, extra))} in {where} beside "
             f"{', '.join(repr(k) for k in allowed if k in payload)}; {SHAPES}",
             {"unexpected": extra},
@@ -147,9 +149,9 @@ def _only(payload: dict, *allowed: str, where: str = "the body") -> None:
 def check_rows(n_rows: int, max_rows: int) -> None:
     """Refuse empty input and more rows than one online request may carry."""
     if n_rows == 0:
-        raise InvalidBody(f"the body holds no rows; {SHAPES}")
+        raise InvalidBodyError(f"the body holds no rows; {SHAPES}")
     if n_rows > max_rows:
-        raise PayloadTooLarge(
+        raise PayloadTooLargeError(
             f"{n_rows} rows exceed the limit of {max_rows} per request; {BATCH_HINT}",
             {"rows": n_rows, "max_rows_per_request": max_rows},
         )
@@ -158,7 +160,7 @@ def check_rows(n_rows: int, max_rows: int) -> None:
 def _flat_record(record: dict) -> Rows:
     nested = [key for key, value in record.items() if not isinstance(value, SCALARS)]
     if nested:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"{nested[0]!r} holds {_kind(record[nested[0]])}; a flat record has one value "
             'per feature. For several rows send {"data": {"feature": [values]}}',
             {"fields": nested},
@@ -168,11 +170,11 @@ def _flat_record(record: dict) -> Rows:
 
 def _records(records: Any, where: str, max_rows: int) -> Rows:
     if not isinstance(records, list):
-        raise InvalidBody(f"{where} must be an array of records, got {_kind(records)}")
+        raise InvalidBodyError(f"{where} must be an array of records, got {_kind(records)}")
     check_rows(len(records), max_rows)
     for i, record in enumerate(records):
         if not isinstance(record, dict):
-            raise InvalidBody(
+            raise InvalidBodyError(
                 f"record {i} of {where} is {_kind(record)}, not an object; "
                 'rows without names go in {"columns": [...], "data": [[...]]}',
                 {"row": i},
@@ -198,17 +200,17 @@ def _record_columns(records: list[dict]) -> dict[str, list]:
 def _split(split: dict, where: str, max_rows: int) -> Rows:
     columns, data = split.get("columns"), split.get("data")
     if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
-        raise InvalidBody(f'{where} needs "columns": an array of feature names')
+        raise InvalidBodyError(f'{where} needs "columns": an array of feature names')
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
-        raise InvalidBody(f'"columns" of {where} names {", ".join(dupes)} more than once')
+        raise InvalidBodyError(f'"columns" of {where} names {", ".join(dupes)} more than once')
     if not isinstance(data, list):
-        raise InvalidBody(f'{where} needs "data": an array of rows, each an array of values')
+        raise InvalidBodyError(f'{where} needs "data": an array of rows, each an array of values')
     check_rows(len(data), max_rows)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
             got = f"{len(row)} value(s)" if isinstance(row, list) else _kind(row)
-            raise InvalidBody(
+            raise InvalidBodyError(
                 f'row {i} of "data" in {where} has {got}; every row needs {len(columns)} '
                 'values, one per entry of "columns"',
                 {"row": i},
@@ -219,19 +221,19 @@ def _split(split: dict, where: str, max_rows: int) -> Rows:
 
 def _columnar(data: dict, max_rows: int) -> Rows:
     if not data:
-        raise InvalidBody(f'"data" is an empty object; {SHAPES}')
+        raise InvalidBodyError(f'"data" is an empty object; {SHAPES}')
     lists = {name: values for name, values in data.items() if isinstance(values, list)}
     if not lists:
         return _flat_record(data)
     if len(lists) != len(data):
         scalar = next(name for name in data if name not in lists)
-        raise InvalidBody(
+        raise InvalidBodyError(
             f'"data" mixes arrays and single values ({scalar!r}); give every feature an array',
             {"fields": [scalar]},
         )
     lengths = {name: len(values) for name, values in lists.items()}
     if len(set(lengths.values())) > 1:
-        raise InvalidBody(
+        raise InvalidBodyError(
             'every feature in "data" needs the same number of values; got '
             + ", ".join(f"{name}: {n}" for name, n in lengths.items()),
             {"lengths": lengths},
@@ -243,9 +245,9 @@ def _columnar(data: dict, max_rows: int) -> Rows:
 
 def _ids(ids: Any, max_rows: int) -> EntityIds:
     if not isinstance(ids, list):
-        raise InvalidBody(f'"ids" must be an array of entity ids, got {_kind(ids)}')
+        raise InvalidBodyError(f'"ids" must be an array of entity ids, got {_kind(ids)}')
     if not ids:
-        raise InvalidBody('"ids" is empty; give at least one entity id')
+        raise InvalidBodyError('"ids" is empty; give at least one entity id')
     check_rows(len(ids), max_rows)
     return EntityIds(ids)
 
@@ -253,12 +255,12 @@ def _ids(ids: Any, max_rows: int) -> EntityIds:
 def decode_csv(raw: bytes, *, max_rows: int, categorical: Iterable[str] = ()) -> Rows:
     """A CSV body with a header row; categorical columns stay strings."""
     if not raw.strip():
-        raise InvalidBody("the CSV body is empty; send a header row and at least one row")
+        raise InvalidBodyError("the CSV body is empty; send a header row and at least one row")
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype={name: str for name in categorical})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidBody(f"the CSV body cannot be parsed: {message}") from None
+        raise InvalidBodyError(f"the CSV body cannot be parsed: {message}") from None
     check_rows(len(frame), max_rows)
     return Rows({str(name): frame[name].to_numpy() for name in frame.columns}, len(frame))
 
@@ -268,30 +270,16 @@ def decode_query(args: Mapping[str, list[str]], *, reserved: Iterable[str] = ())
     skip = set(reserved)
     repeated = sorted(name for name, values in args.items() if len(values) > 1)
     if repeated:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"{', '.join(repeated)} given more than once; a query string describes one row",
             {"fields": repeated},
         )
     row = {name: values[0] or None for name, values in args.items() if name not in skip}
     if not row:
-        raise InvalidBody("no features in the query string; add ?feature=value&... per feature")
+        raise InvalidBodyError(
+            "no features in the query string; add ?feature=value&... per feature"
+        )
     return Rows({name: [value] for name, value in row.items()}, 1)
-
-
-def nested_values(columns: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
-    """Features whose values include arrays or objects, as validation details."""
-    problems = {}
-    for name in names:
-        values = columns.get(name)
-        if values is None or isinstance(values, np.ndarray):
-            continue
-        if set(map(type, values)) <= PLAIN_TYPES:
-            continue  # the usual case, decided per distinct type instead of per value
-        rows = [i for i, value in enumerate(values) if isinstance(value, NESTED)]
-        if rows:
-            where = f" (row {rows[0]})" if len(values) > 1 else ""
-            problems[name] = f"expected a single value, got {_kind(values[rows[0]])}{where}"
-    return problems
 
 
 def encode_result(model: LoadedModel, result: PredictionResult) -> dict[str, Any]:

@@ -9,7 +9,8 @@ production models and starts its own promotion watcher before the worker accepts
 
 import os
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+# Natively this machine only, as .env.example says; the images set HOST=0.0.0.0.
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "api.gunicorn_worker.ApiWorker"
 # Threads per worker: requests served at once by one process. Waiting for a slow client's

@@ -62,6 +62,12 @@ def _route() -> str:
     return rule.rule if rule is not None else "<unmatched>"
 
 
+def request_milliseconds() -> float:
+    """Milliseconds since this request reached the app (0 outside a timed request)."""
+    started = g.get("metrics_started")
+    return (time.perf_counter() - started) * 1000 if started is not None else 0.0
+
+
 def init_metrics(app: Flask, count_jobs: Callable[[], dict[str, int]] | None = None) -> None:
     """Time and count every request, and serve GET /metrics."""
 

@@ -22,7 +22,7 @@ from db.deadline import Deadline
 from db.entities import EntityReader, EntityTable
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
-from inference.artifact import CorruptArtifact, IncompatibleArtifact, sha256_of
+from inference.artifact import sha256_of
 from inference.inspection import InvalidPipelineError
 from inference.model import LoadedModel
 from settings import Settings
@@ -93,7 +93,7 @@ class Services:
                 found = "no model is registered yet"
                 if names:
                     found = f"{len(names)} models are registered ({', '.join(names)})"
-                raise errors.ModelNotReady(
+                raise errors.ModelNotReadyError(
                     f"no default model: {found}; set DEFAULT_MODEL or call /models/<name>/predict",
                     {"models": names},
                 )
@@ -101,34 +101,20 @@ class Services:
         return self._only_model
 
     def model(self, name: str, version: str | None = None) -> LoadedModel:
-        """The production version of `name`, or the version pinned by `?version=`."""
+        """The production version of `name`, or the version pinned by `?version=`.
+
+        Raises the registry's and the artifact's own errors (api/error_handlers.py answers them).
+        """
         number = parse_version(version)
-        try:
-            if number is None:
-                return self.store.production(name)
-            return self.store.get(name, number)
-        except registry.ModelNotFound:
-            raise errors.ModelNotFound(
-                f"no model named {name!r} is registered; GET /usage lists the served models",
-                {"model": name},
-            ) from None
-        except registry.VersionNotFound:
-            raise errors.VersionNotFound(
-                f"model {name!r} has no version {number}; omit ?version= to use production",
-                {"model": name, "version": number},
-            ) from None
-        except registry.NoProductionVersion as exc:
-            raise errors.ModelNotReady(str(exc), {"model": name}) from None
-        except (IncompatibleArtifact, CorruptArtifact) as exc:
-            raise errors.ModelNotReady(
-                f"model {name!r} cannot be loaded by this server: {exc}", {"model": name}
-            ) from None
+        if number is None:
+            return self.store.production(name)
+        return self.store.get(name, number)
 
     def entity_table(self, model: LoadedModel) -> EntityTable:
         """The feature table named in the model's training spec, checked against the catalog."""
         spec = model.artifact.metadata.spec or {}
         if not spec.get("feature_table"):
-            raise errors.NoFeatureTable(
+            raise errors.NoFeatureTableError(
                 f"model {model.name!r} v{model.version} names no feature table, so it cannot "
                 "predict by id; send the features instead, or train it from a spec with "
                 "[entities] table",
@@ -139,7 +125,7 @@ class Services:
                 spec["feature_table"], spec.get("id_column", "id"), model.schema.names
             )
         except (LookupError, ValueError) as exc:
-            raise errors.ServiceUnavailable(
+            raise errors.ServiceUnavailableError(
                 f"the feature table of model {model.name!r} cannot be read: {exc}",
                 {"table": spec["feature_table"]},
             ) from None
@@ -156,7 +142,7 @@ def parse_version(raw: str | None) -> int | None:
         return None
     text = raw.strip()
     if not text.isdigit() or int(text) < 1 or len(text) > 9:
-        raise errors.InvalidVersion(
+        raise errors.InvalidVersionError(
             f"version must be a positive integer such as ?version=1, got {raw!r}",
             {"version": raw},
         )

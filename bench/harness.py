@@ -172,7 +172,7 @@ def start_api(name: str, *, workers: int, env: dict[str, str]) -> ApiServer:
     log_path = Path(tempfile.mkstemp(prefix=f"skserve-bench-{name}-", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*skserve_command(), "api", "--workers", str(workers), "--port", str(port)],
+            [*skserve_command(), "api", "--api-workers", str(workers), "--port", str(port)],
             cwd=ROOT,
             env={**os.environ, **env, "HOST": "127.0.0.1"},
             stdout=log,

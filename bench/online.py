@@ -133,7 +133,7 @@ def measure_in_process(database_url: str, name: str, payloads: dict, quick: bool
     """pipeline.predict_proba from dicts (the baseline) and the compiled path, in this process."""
     from db.engine import make_engine, make_session_factory
     from db.model_store import ModelStore
-    from inference.predict import predict_validated
+    from inference.predict import predict_columns
 
     engine = make_engine(database_url)
     model = ModelStore(make_session_factory(engine)).production(name)
@@ -143,10 +143,8 @@ def measure_in_process(database_url: str, name: str, payloads: dict, quick: bool
     calls = {
         "pipeline_1": lambda: pipeline.predict_proba(pd.DataFrame([record])),
         "pipeline_100": lambda: pipeline.predict_proba(pd.DataFrame(records)),
-        "compiled_1": lambda: predict_validated(
-            model, model.validate({k: [v] for k, v in record.items()}, 1)
-        ),
-        "compiled_100": lambda: predict_validated(model, model.validate(columns, len(records))),
+        "compiled_1": lambda: predict_columns(model, {k: [v] for k, v in record.items()}, 1),
+        "compiled_100": lambda: predict_columns(model, columns, len(records)),
     }
     repeats = {"pipeline_1": 100, "pipeline_100": 40, "compiled_1": 2000, "compiled_100": 500}
     results = {"fast_path_reason": model.fast_path_reason}

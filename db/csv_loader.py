@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from db.engine import is_postgres
-from db.identifiers import InvalidIdentifier, check_identifier
+from db.identifiers import InvalidIdentifierError, check_identifier
 from db.tables import metadata as skserve_metadata
 
 Progress = Callable[[int], object]
@@ -46,7 +46,7 @@ class CsvLoadError(ValueError):
         self.line = line
 
 
-class TableExists(CsvLoadError):
+class TableExistsError(CsvLoadError):
     """The target table exists and replacing it was not asked for."""
 
 
@@ -187,8 +187,8 @@ def _check_header(header: list[str]) -> None:
     for name in header:
         try:
             check_identifier(name, "column")
-        except InvalidIdentifier as exc:
-            raise InvalidIdentifier(f"CSV header: {exc}") from None
+        except InvalidIdentifierError as exc:
+            raise InvalidIdentifierError(f"CSV header: {exc}") from None
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise CsvLoadError(f"CSV header repeats column names: {', '.join(duplicates)}", line=1)
@@ -210,7 +210,7 @@ def _prepare_table(
 ) -> sa.Table:
     if sa.inspect(connection).has_table(table):
         if not replace:
-            raise TableExists(f"table {table!r} already exists")
+            raise TableExistsError(f"table {table!r} already exists")
         connection.execute(sa.text(f"DROP TABLE {_quote(connection, table)}"))
     target = sa.Table(table, sa.MetaData(), *_columns(layout, is_postgres(connection)))
     target.create(connection)

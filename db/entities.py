@@ -27,7 +27,7 @@ _DIGITS = re.compile(r"\s*[+-]?\d{1,19}\s*")
 MAX_LISTED = 5
 
 
-class InvalidEntityId(ValueError):
+class InvalidEntityIdError(ValueError):
     """Ids that cannot be values of the feature table's id column."""
 
     def __init__(self, message: str, bad: list[Any]) -> None:
@@ -35,7 +35,7 @@ class InvalidEntityId(ValueError):
         self.bad = bad
 
 
-class UnsupportedIdColumn(ValueError):
+class UnsupportedIdColumnError(ValueError):
     """The id column has a type lookups do not handle (integers and text only)."""
 
 
@@ -51,7 +51,7 @@ class EntityTable:
     postgres: bool
 
     def parse_ids(self, values: Sequence[Any]) -> list[Any]:
-        """Ids converted to the id column's type; raises InvalidEntityId naming the bad ones."""
+        """Ids converted to the id column's type; InvalidEntityIdError names the bad ones."""
         parse = _integer_id if self.integer_ids else _text_id
         parsed, bad = [], []
         for value in values:
@@ -62,7 +62,7 @@ class EntityTable:
         if bad:
             kind = "integers" if self.integer_ids else "strings"
             shown = ", ".join(repr(v) for v in bad[:MAX_LISTED])
-            raise InvalidEntityId(
+            raise InvalidEntityIdError(
                 f"ids of {self.table} are {kind}; cannot use {shown}"
                 + (f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""),
                 bad,
@@ -116,7 +116,7 @@ class EntityReader:
         self._lock = threading.Lock()
 
     def table(self, table: str, id_column: str, columns: Sequence[str]) -> EntityTable:
-        """The checked table (TableNotFound, ColumnNotFound, InvalidIdentifier otherwise)."""
+        """The table, checked (TableNotFoundError, ColumnNotFoundError, InvalidIdentifierError)."""
         key = (table, id_column, tuple(columns))
         found = self._tables.get(key)
         if found is None:
@@ -131,7 +131,7 @@ class EntityReader:
         id_type = types[id_column].upper()
         integer = bool(_INTEGER_TYPE.fullmatch(id_type))
         if not integer and not _TEXT_TYPE.fullmatch(id_type):
-            raise UnsupportedIdColumn(
+            raise UnsupportedIdColumnError(
                 f"id column {table}.{id_column} is {id_type}; lookups need integer or text ids"
             )
         quote = self._engine.dialect.identifier_preparer.quote

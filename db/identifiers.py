@@ -13,11 +13,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _RESERVED_PREFIXES = ("pg_", "sqlite_")
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifierError(ValueError):
     """A table or column name that skserve refuses to put into SQL."""
 
 
-class TableNotFound(LookupError):
+class TableNotFoundError(LookupError):
     """The named table does not exist."""
 
     def __init__(self, table: str) -> None:
@@ -25,7 +25,7 @@ class TableNotFound(LookupError):
         self.table = table
 
 
-class ColumnNotFound(LookupError):
+class ColumnNotFoundError(LookupError):
     """One or more named columns are not in the table."""
 
     def __init__(self, table: str, missing: list[str], available: list[str]) -> None:
@@ -42,12 +42,12 @@ class ColumnNotFound(LookupError):
 def check_identifier(name: str, kind: str = "table") -> str:
     """Return `name` if it is a plain SQL identifier (letters, digits, _), else raise."""
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-        raise InvalidIdentifier(
+        raise InvalidIdentifierError(
             f"invalid {kind} name {name!r}: use 1-63 letters, digits or underscores, "
             "not starting with a digit"
         )
     if name.lower().startswith(_RESERVED_PREFIXES):
-        raise InvalidIdentifier(
+        raise InvalidIdentifierError(
             f"invalid {kind} name {name!r}: names starting with pg_ or sqlite_ are reserved"
         )
     return name
@@ -59,7 +59,7 @@ def table_columns(bind: Engine | Connection | Session, table: str) -> dict[str, 
     connection = bind.connection() if isinstance(bind, Session) else bind
     inspector = sa.inspect(connection)
     if not inspector.has_table(table):
-        raise TableNotFound(table)
+        raise TableNotFoundError(table)
     dialect = connection.dialect
     return {
         column["name"]: column["type"].compile(dialect=dialect)
@@ -75,5 +75,5 @@ def check_columns(
     available = table_columns(bind, table)
     missing = [column for column in wanted if column not in available]
     if missing:
-        raise ColumnNotFound(table, missing, list(available))
+        raise ColumnNotFoundError(table, missing, list(available))
     return {column: available[column] for column in wanted}

@@ -37,7 +37,7 @@ class SourceError(ValueError):
         self.details = details or {}
 
 
-class UnknownIds(SourceError):
+class UnknownIdsError(SourceError):
     """Some requested ids are not in the feature table."""
 
 
@@ -163,7 +163,8 @@ def _parse_range(values: Any) -> tuple[int, int]:
 def check_source(connection: Connection, source: Source, features: Sequence[str]) -> None:
     """Check the table, its columns and the ids against the catalog before a job is created.
 
-    Raises db.identifiers' TableNotFound, ColumnNotFound or InvalidIdentifier, or SourceError.
+    Raises db.identifiers' TableNotFoundError, ColumnNotFoundError or InvalidIdentifierError,
+    or SourceError.
     """
     if source.table in skserve_metadata.tables or source.table == "alembic_version":
         raise SourceError(f"{source.table!r} is one of skserve's own tables, not feature rows")
@@ -218,7 +219,7 @@ def _check_known_ids(connection: Connection, source: Source) -> None:
         found.update(connection.scalars(query))
     missing = [value for value in ids if value not in found]
     if missing:
-        raise UnknownIds(
+        raise UnknownIdsError(
             f"{len(missing)} of {len(ids)} ids are not in {source.table!r}",
             {"not_found": missing[:MAX_LISTED], "not_found_count": len(missing)},
         )

@@ -17,8 +17,12 @@ from db.job_sources import SourceError, check_source, parse_source, plan_chunks,
 MAX_CHUNK_ROWS = 1_000_000
 
 
-class QueueUnavailable(RuntimeError):
+class QueueUnavailableError(RuntimeError):
     """The queue (Redis) refused a recorded job or training run; it was marked failed."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,10 @@ def create_batch_job(
 ) -> jobs.JobRecord:
     """Pin the version, check the source against the catalog, plan and record the chunks.
 
-    `upload` is (path, filename) of a CSV to stage as the source. Raises registry.ModelNotFound
-    / VersionNotFound / NoProductionVersion, db.identifiers' TableNotFound / ColumnNotFound /
-    InvalidIdentifier, SourceError or db.csv_loader.CsvLoadError; nothing is written then.
+    `upload` is (path, filename) of a CSV to stage as the source. Raises registry's
+    ModelNotFoundError / VersionNotFoundError / NoProductionVersionError, db.identifiers'
+    TableNotFoundError / ColumnNotFoundError / InvalidIdentifierError, SourceError or
+    db.csv_loader.CsvLoadError; nothing is written then.
     """
     chunk_rows = check_chunk_rows(
         default_chunk_rows if request.chunk_rows is None else request.chunk_rows

@@ -23,7 +23,7 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED)
 TERMINAL = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
-class JobNotFound(LookupError):
+class JobNotFoundError(LookupError):
     """No batch job has this id."""
 
     def __init__(self, job_id: str) -> None:
@@ -31,7 +31,7 @@ class JobNotFound(LookupError):
         self.job_id = job_id
 
 
-class JobNotCancelable(ValueError):
+class JobNotCancelableError(ValueError):
     """The job already ended (finished or failed), so there is nothing to cancel."""
 
     def __init__(self, job_id: str, status: str) -> None:
@@ -156,10 +156,10 @@ def create_job(
 
 
 def get_job(session: Session, *, job_id: str) -> JobRecord:
-    """One job; raises JobNotFound."""
+    """One job; raises JobNotFoundError."""
     row = session.execute(sa.select(batch_jobs).where(batch_jobs.c.id == job_id)).first()
     if row is None:
-        raise JobNotFound(job_id)
+        raise JobNotFoundError(job_id)
     return _job(row)
 
 
@@ -208,7 +208,7 @@ def lock_chunk(session: Session, *, job_id: str, chunk_index: int) -> ChunkRecor
         .with_for_update()
     ).first()
     if row is None:
-        raise JobNotFound(job_id)
+        raise JobNotFoundError(job_id)
     return _chunk(row)
 
 
@@ -285,7 +285,7 @@ def cancel_job(session: Session, *, job_id: str) -> JobRecord:
     if job.status == JobStatus.CANCELED:
         return job
     if not job.active:
-        raise JobNotCancelable(job_id, job.status)
+        raise JobNotCancelableError(job_id, job.status)
     # Chunks being processed hold their row lock: skip them rather than wait; they see the
     # canceled job when they finish and mark themselves.
     waiting = (

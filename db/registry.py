@@ -18,7 +18,7 @@ from inference.artifact import ArtifactMetadata, sha256_of
 from inference.inspection import inspect_pipeline
 
 
-class ModelNotFound(LookupError):
+class ModelNotFoundError(LookupError):
     """No version of this model name is registered."""
 
     def __init__(self, name: str) -> None:
@@ -26,7 +26,7 @@ class ModelNotFound(LookupError):
         self.name = name
 
 
-class VersionNotFound(LookupError):
+class VersionNotFoundError(LookupError):
     """The model exists but not this version."""
 
     def __init__(self, name: str, version: int) -> None:
@@ -34,7 +34,7 @@ class VersionNotFound(LookupError):
         self.name, self.version = name, version
 
 
-class NoProductionVersion(LookupError):
+class NoProductionVersionError(LookupError):
     """The model has versions but none is promoted to production."""
 
     def __init__(self, name: str) -> None:
@@ -43,6 +43,16 @@ class NoProductionVersion(LookupError):
             f"`skserve models promote {name} VERSION`"
         )
         self.name = name
+
+
+class VersionInProductionError(ValueError):
+    """A production version cannot be deleted."""
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"model '{name}' version {version} is in production; promote another version first"
+        )
+        self.name, self.version = name, version
 
 
 @dataclass(frozen=True)
@@ -138,10 +148,10 @@ def get_version(session: Session, *, name: str, version: int | None = None) -> V
     if row is not None:
         return _record(row)
     if not model_exists(session, name=name):
-        raise ModelNotFound(name)
+        raise ModelNotFoundError(name)
     if version is None:
-        raise NoProductionVersion(name)
-    raise VersionNotFound(name, version)
+        raise NoProductionVersionError(name)
+    raise VersionNotFoundError(name, version)
 
 
 def get_artifact(session: Session, *, name: str, version: int) -> bytes:
@@ -209,9 +219,7 @@ def delete_version(session: Session, *, name: str, version: int) -> None:
     """Remove a version that is not in production."""
     record = get_version(session, name=name, version=version)
     if record.is_production:
-        raise ValueError(
-            f"model '{name}' version {version} is in production; promote another version first"
-        )
+        raise VersionInProductionError(name, version)
     session.execute(
         model_versions.delete().where(
             model_versions.c.name == name, model_versions.c.version == version

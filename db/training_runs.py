@@ -18,7 +18,7 @@ from db.tables import JobStatus, training_runs
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.STARTED.value)
 
 
-class TrainingRunNotFound(LookupError):
+class TrainingRunNotFoundError(LookupError):
     """No training run of this model has this id."""
 
     def __init__(self, name: str, run_id: str) -> None:
@@ -62,13 +62,13 @@ def create_run(
 
 
 def get_run(session: Session, *, run_id: str, model_name: str | None = None) -> TrainingRunRecord:
-    """One run (of `model_name` when given); raises TrainingRunNotFound."""
+    """One run (of `model_name` when given); raises TrainingRunNotFoundError."""
     query = sa.select(training_runs).where(training_runs.c.id == run_id)
     if model_name is not None:
         query = query.where(training_runs.c.model_name == model_name)
     row = session.execute(query).first()
     if row is None:
-        raise TrainingRunNotFound(model_name or "?", run_id)
+        raise TrainingRunNotFoundError(model_name or "?", run_id)
     return TrainingRunRecord(**row._mapping)
 
 

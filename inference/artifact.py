@@ -15,11 +15,11 @@ Task = Literal["classification", "regression"]
 TRACKED_LIBRARIES = ("scikit-learn", "sklearn-pandas", "pandas", "numpy", "cloudpickle")
 
 
-class IncompatibleArtifact(RuntimeError):
+class IncompatibleArtifactError(RuntimeError):
     """The artifact was made with a Python or scikit-learn this process cannot load safely."""
 
 
-class CorruptArtifact(ValueError):
+class CorruptArtifactError(ValueError):
     """The artifact bytes do not unpickle or do not match their recorded sha256."""
 
 
@@ -111,7 +111,7 @@ def check_compatible(recorded: dict[str, str]) -> None:
     if made_py and made_py != this_py:
         problems.append(f"Python {recorded['python']} (this process has {here['python']})")
     if problems:
-        raise IncompatibleArtifact(
+        raise IncompatibleArtifactError(
             "artifact was made with "
             + " and ".join(problems)
             + "; retrain it here or serve it from an image with the same versions"
@@ -124,13 +124,13 @@ def load_artifact(
     """Check versions and checksum, then unpickle (through the compatibility module)."""
     check_compatible(metadata.library_versions)
     if sha256 is not None and sha256_of(data) != sha256:
-        raise CorruptArtifact("artifact bytes do not match their recorded sha256")
+        raise CorruptArtifactError("artifact bytes do not match their recorded sha256")
     return ModelArtifact(unpickle_pipeline(data), metadata)
 
 
 def unpickle_pipeline(data: bytes) -> Any:
-    """Unpickle pipeline bytes, turning every failure into CorruptArtifact."""
+    """Unpickle pipeline bytes, turning every failure into CorruptArtifactError."""
     try:
         return compat.loads(data)
     except Exception as exc:  # a pickle can fail with any exception type
-        raise CorruptArtifact(f"file does not unpickle: {type(exc).__name__}: {exc}") from None
+        raise CorruptArtifactError(f"file does not unpickle: {type(exc).__name__}: {exc}") from None

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from inference.artifact import (
     ArtifactMetadata,
-    CorruptArtifact,
+    CorruptArtifactError,
     library_versions,
     unpickle_pipeline,
 )
@@ -27,7 +27,7 @@ def inspect_pipeline(data: bytes, schema: dict[str, Any] | None = None) -> Artif
     """Unpickle and check a pipeline file, returning the metadata to register it with."""
     try:
         pipeline = unpickle_pipeline(data)
-    except CorruptArtifact as exc:
+    except CorruptArtifactError as exc:
         raise InvalidPipelineError(
             f"{exc}; upload a cloudpickle file of a fitted pipeline"
         ) from None

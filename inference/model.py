@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from inference.artifact import ArtifactMetadata, ModelArtifact, load_artifact
-from inference.validation import ValidatedInput, validate_columns
+from inference.fastpath import try_compile
+from inference.fastpath.synthetic import synthetic_rows
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,6 @@ class LoadedModel:
     def classes(self) -> list[Any] | None:
         """Class labels for classifiers, None for regressors."""
         return self.artifact.metadata.classes
-
-    def validate(self, columns: dict[str, Any], n_rows: int) -> ValidatedInput:
-        """Validate columnar input against this model's schema."""
-        return validate_columns(self.schema, columns, n_rows)
 
 
 def load_model(
@@ -72,9 +69,6 @@ def compile_fast_path(model: LoadedModel) -> tuple[object | None, str]:
     Without stored sample rows (registered or uploaded pipelines) the rows are built from what
     the fitted pipeline knows: every fitted category, values spread around fitted statistics.
     """
-    from inference.fastpath import try_compile
-    from inference.fastpath.synthetic import synthetic_rows
-
     schema = model.schema
     numeric = [f.name for f in schema.features if f.kind == "numeric"]
     categorical = [f.name for f in schema.features if f.kind == "categorical"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings as _warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from inference.json_values import finite_or_none
 from inference.model import LoadedModel
-from inference.validation import ValidatedInput, validate_frame
+from inference.validation import ValidatedInput, validate_columns, validate_frame
 
 
 @dataclass
@@ -23,9 +24,25 @@ class PredictionResult:
     probabilities: np.ndarray | None
     classes: list[Any] | None
     warnings: list[str] = field(default_factory=list)
+    # The plain lists below, built once: the response and the prediction log both read them.
+    _plain: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def probability_records(self) -> list[dict[str, float]] | None:
         """One {class: probability} mapping per row, in plain Python types."""
+        if "probabilities" not in self._plain:
+            self._plain["probabilities"] = self._probability_records()
+        return self._plain["probabilities"]
+
+    def prediction_list(self) -> list[Any]:
+        """Predictions as plain Python values, NaN and infinities as None."""
+        if "predictions" not in self._plain:
+            values = self.predictions.tolist()
+            self._plain["predictions"] = [
+                finite_or_none(v) if isinstance(v, float) else v for v in values
+            ]
+        return self._plain["predictions"]
+
+    def _probability_records(self) -> list[dict[str, float]] | None:
         if self.probabilities is None or self.classes is None:
             return None
         keys = [str(c) for c in self.classes]
@@ -36,11 +53,6 @@ class PredictionResult:
             first, second = keys
             return [{first: p, second: q} for p, q in rows]
         return [dict(zip(keys, row, strict=False)) for row in rows]  # lengths checked above
-
-    def prediction_list(self) -> list[Any]:
-        """Predictions as plain Python values, NaN and infinities as None."""
-        values = self.predictions.tolist()
-        return [finite_or_none(v) if isinstance(v, float) else v for v in values]
 
 
 def predict_validated(model: LoadedModel, validated: ValidatedInput) -> PredictionResult:
@@ -65,6 +77,16 @@ def _predict_sklearn(pipeline: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np
         if not hasattr(estimator, "predict_proba"):
             return predictions, None
         return predictions, np.asarray(estimator.predict_proba(features), dtype=np.float64)
+
+
+def predict_columns(
+    model: LoadedModel, columns: Mapping[str, Any], n_rows: int
+) -> PredictionResult:
+    """Validate decoded columns against the model's schema and predict them.
+
+    Raises InvalidInputError naming every offending feature; nothing else about the input.
+    """
+    return predict_validated(model, validate_columns(model.schema, columns, n_rows))
 
 
 def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> PredictionResult:

@@ -110,10 +110,3 @@ def infer_schema(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> F
     """Infer the schema of `columns` (default: all) of a training frame."""
     names = list(columns) if columns is not None else list(frame.columns)
     return FeatureSchema(tuple(infer_feature(name, frame[name]) for name in names))
-
-
-def schema_from_names(numeric: Iterable[str], categorical: Iterable[str]) -> FeatureSchema:
-    """A schema known only by feature names (pipelines registered without training data)."""
-    features = [Feature(n, "numeric", "float", nullable=True) for n in numeric]
-    features += [Feature(n, "categorical", "string", nullable=True) for n in categorical]
-    return FeatureSchema(tuple(features))

@@ -14,9 +14,12 @@ from inference.json_values import is_missing
 from inference.schema import Feature, FeatureSchema
 
 MAX_LISTED = 5
+# Types of a single value as decoders hand them over; anything else is looked at value by value.
+SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+NESTED = (list, tuple, dict, set, np.ndarray)
 
 
-class InvalidInput(ValueError):
+class InvalidInputError(ValueError):
     """Rows that do not fit the schema; `details` maps each feature to what is wrong."""
 
     def __init__(self, details: dict[str, str]) -> None:
@@ -47,6 +50,19 @@ def _where(rows: list[int], n_rows: int) -> str:
     shown = ", ".join(str(r) for r in rows[:MAX_LISTED])
     more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
     return f" (row {shown}{more})" if len(rows) == 1 else f" (rows {shown}{more})"
+
+
+def _single_values(values: Sequence[Any] | np.ndarray) -> None:
+    """Refuse arrays and objects where one value per row belongs (a nested JSON value)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return
+    if set(map(type, values)) <= SCALAR_TYPES:
+        return  # the usual case, decided per distinct type instead of per value
+    rows = [i for i, value in enumerate(values) if isinstance(value, NESTED)]
+    if rows:
+        kind = "an object" if isinstance(values[rows[0]], dict) else "an array"
+        where = f" (row {rows[0]})" if len(values) > 1 else ""
+        raise _Problem(f"expected a single value, got {kind}{where}")
 
 
 def _as_float(value: Any) -> float:
@@ -124,7 +140,7 @@ def _known(categories: tuple[str, ...]) -> frozenset[str]:
 def validate_columns(
     schema: FeatureSchema, columns: Mapping[str, Sequence[Any] | np.ndarray], n_rows: int
 ) -> ValidatedInput:
-    """Validate columnar input; raise InvalidInput listing every offending feature."""
+    """Validate columnar input; raise InvalidInputError listing every offending feature."""
     details: dict[str, str] = {}
     warnings: list[str] = []
     out: dict[str, np.ndarray] = {}
@@ -133,10 +149,14 @@ def validate_columns(
             details[feature.name] = f"No {feature.name} provided"
             continue
         values = columns[feature.name]
+        if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+            details[feature.name] = "expected a list of values, one per row"
+            continue
         if len(values) != n_rows:
             details[feature.name] = f"expected {n_rows} values, got {len(values)}"
             continue
         try:
+            _single_values(values)
             if feature.kind == "numeric":
                 out[feature.name] = _numeric(feature, values, n_rows)
             else:
@@ -144,7 +164,7 @@ def validate_columns(
         except _Problem as problem:
             details[feature.name] = str(problem)
     if details:
-        raise InvalidInput(details)
+        raise InvalidInputError(details)
     extra = sorted(set(columns) - set(schema.by_name))
     if extra:
         warnings.append(f"ignored unknown field(s): {', '.join(extra)}")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_SQLITE_PATH = Path("var") / "skserve.db"
+
+def default_sqlite_path() -> Path:
+    """The embedded database, in one place whatever the working directory: the user data dir."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home).resolve() / "skserve" / "skserve.db"
 
 
 class SettingsError(ValueError):
@@ -18,7 +22,7 @@ class SettingsError(ValueError):
 class Settings:
     """Every knob skserve reads from its environment (documented in .env.example)."""
 
-    database_url: str = field(default_factory=lambda: f"sqlite:///{DEFAULT_SQLITE_PATH}")
+    database_url: str = field(default_factory=lambda: f"sqlite:///{default_sqlite_path()}")
     redis_url: str | None = None
     default_model: str | None = None
     admin_token: str | None = None
@@ -46,10 +50,6 @@ class Settings:
     def embedded_queue(self) -> bool:
         """True when batch and training jobs run in-process instead of on RQ workers."""
         return self.redis_url is None
-
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields replaced (tests and the CLI use this)."""
-        return replace(self, **changes)
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -96,12 +96,27 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], def
     return value
 
 
+def _database_url(environ: Mapping[str, str], default: str) -> str:
+    url = environ.get("DATABASE_URL") or default
+    scheme = url.split("://", 1)[0]
+    if scheme == "postgres":
+        raise SettingsError(
+            "DATABASE_URL starts with postgres://, which SQLAlchemy does not read; "
+            "write postgresql+psycopg2:// with the rest of the URL unchanged"
+        )
+    if not scheme.startswith(("postgresql", "sqlite")):
+        raise SettingsError(
+            f"DATABASE_URL must be a postgresql+psycopg2:// or sqlite:/// URL, got {scheme}://..."
+        )
+    return url
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment, failing fast and naming a bad variable."""
     env = os.environ if environ is None else environ
     defaults = Settings()
     return Settings(
-        database_url=env.get("DATABASE_URL") or defaults.database_url,
+        database_url=_database_url(env, defaults.database_url),
         redis_url=env.get("REDIS_URL") or None,
         default_model=env.get("DEFAULT_MODEL") or None,
         admin_token=env.get("ADMIN_TOKEN") or None,

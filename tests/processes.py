@@ -79,7 +79,7 @@ def start_api(env: dict[str, str], log: Path, workers: int = 2) -> tuple[str, su
     full_env.update(HOST="127.0.0.1", LOG_LEVEL="WARNING", **env)
     with log.open("w") as output:
         process = subprocess.Popen(
-            [str(SKSERVE), "api", "--port", str(port), "--workers", str(workers)],
+            [str(SKSERVE), "api", "--port", str(port), "--api-workers", str(workers)],
             env=full_env,
             stdout=output,
             stderr=subprocess.STDOUT,

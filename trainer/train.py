@@ -160,7 +160,7 @@ def decide_promotion(
     if promotion is Promotion.IF_BETTER:
         try:
             current = registry.get_version(session, name=spec.name)
-        except registry.NoProductionVersion:
+        except registry.NoProductionVersionError:
             current = None
         if current is not None:
             metric = record.metrics["primary_metric"]

@@ -21,13 +21,13 @@ from db.job_results import write_predictions
 from db.job_sources import drop_staged
 from db.tables import ChunkStatus, JobStatus
 from inference.predict import predict_frame
-from inference.validation import InvalidInput
+from inference.validation import InvalidInputError
 from worker.context import JobContext, current_context
 
 log = logging.getLogger(__name__)
 
 # Errors that the same rows and model will raise again: retrying them only delays the failure.
-PERMANENT_ERRORS = (InvalidInput, registry.ModelNotFound, registry.VersionNotFound)
+PERMANENT_ERRORS = (InvalidInputError, registry.ModelNotFoundError, registry.VersionNotFoundError)
 MAX_ERROR_CHARS = 1_000
 
 
@@ -149,7 +149,7 @@ def record_failure(
 
 def describe_error(exc: BaseException) -> str:
     """A one-line message safe to show clients: no SQL, no traceback."""
-    if isinstance(exc, InvalidInput):
+    if isinstance(exc, InvalidInputError):
         problems = "; ".join(f"{name}: {problem}" for name, problem in exc.details.items())
         message = f"invalid feature values: {problems}"
     elif isinstance(exc, sa.exc.DBAPIError) or hasattr(exc, "pgcode"):

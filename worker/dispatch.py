@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from db import jobs, training_runs
-from db.job_submission import QueueUnavailable
+from db.job_submission import QueueUnavailableError
 from worker.chunks import drop_upload, run_chunk_job, run_chunk_with_retries
 from worker.context import JobContext
 from worker.training import TRAIN_QUEUE, enqueue_training
@@ -102,19 +102,20 @@ class Dispatcher:
         except Exception as exc:
             with self.context.sessions() as session, session.begin():
                 jobs.fail_job(session, job_id=job.id, error=f"could not queue the chunks: {exc}")
-            raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
+            raise QueueUnavailableError(f"the job queue is unavailable: {exc}", job.id) from exc
 
     def train(self, run: training_runs.TrainingRunRecord) -> None:
-        """Queue a recorded training run for a worker (RQ only: QueueUnavailable without it)."""
+        """Queue a recorded training run for a worker; without RQ, QueueUnavailableError."""
         if self.train_queue is None:
-            raise QueueUnavailable("training on demand needs REDIS_URL and a `skserve worker`")
+            message = "training on demand needs REDIS_URL and a `skserve worker`"
+            raise QueueUnavailableError(message, run.id)
         try:
             enqueue_training(self.train_queue, run)
         except Exception as exc:
             with self.context.sessions() as session, session.begin():
                 error = f"could not queue the run: {exc}"
                 training_runs.fail_run(session, run_id=run.id, error=error)
-            raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
+            raise QueueUnavailableError(f"the job queue is unavailable: {exc}", run.id) from exc
 
     def cancel(self, job_id: str) -> jobs.JobRecord:
         """Cancel a job: chunks not yet started will not run; running ones finish."""

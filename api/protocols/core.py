@@ -1,33 +1,25 @@
-"""The one path every protocol layer takes: validate -> predict -> log, as the native route does."""
+"""What every protocol layer shares with the native routes: the prediction path, errors."""
 
 from __future__ import annotations
 
-import time
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Response
-from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
 
-from api import errors
-from api.codecs import Rows, encode_result
-from api.routes.predictions import predict_rows, record_prediction
+from api.codecs import Rows
+from api.error_handlers import render_error
+from api.serving import serve
 from inference.model import LoadedModel
 from inference.predict import PredictionResult
 
 
-def predict_logged(
-    model: LoadedModel, rows: Rows, *, protocol: str, started: float
-) -> PredictionResult:
-    """Validate and predict `rows`, then count and log them like a native prediction.
+def predict_logged(model: LoadedModel, rows: Rows, *, protocol: str) -> PredictionResult:
+    """Validate, predict, count and log `rows` on the native path (api.serving.serve).
 
-    The prediction log holds the native body (so monitoring reads one shape) plus the
-    protocol that was spoken; `started` is the request's `time.perf_counter()`.
+    The prediction log holds the native outputs (so monitoring reads one shape) plus the
+    protocol that was spoken; the protocol layer encodes the result itself.
     """
-    result = predict_rows(model, rows)
-    body = {**encode_result(model, result), "protocol": protocol}
-    record_prediction(body, (time.perf_counter() - started) * 1000)
-    return result
+    return serve(model, rows, lambda result: result, protocol=protocol)
 
 
 def server_version() -> str:
@@ -40,10 +32,4 @@ def server_version() -> str:
 
 def native_error(exc: Exception) -> Response:
     """The native error response for `exc`, for a protocol layer to reshape."""
-    if isinstance(exc, errors.APIError):
-        return errors.handle_api_error(exc)
-    if isinstance(exc, HTTPException):
-        return errors.handle_http_exception(exc)
-    if isinstance(exc, OperationalError | InterfaceError):
-        return errors.handle_database_error(exc)
-    return errors.handle_unexpected(exc)
+    return render_error(exc)

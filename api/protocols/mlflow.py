@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, request
 
-from api import errors
+from api.error_handlers import ANSWERABLE, describe, error_response
 from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.mlflow_codec import decode_scoring, encode_scoring
 from api.services import services
@@ -19,19 +18,17 @@ bp = Blueprint("mlflow", __name__)
 @bp.post("/invocations")
 def invocations() -> dict[str, Any]:
     """Score the body with the default model (`?version=` pins one)."""
-    started = time.perf_counter()
     svc = services()
-    return score(svc.model(svc.default_model_name(), request.args.get("version")), started)
+    return score(svc.model(svc.default_model_name(), request.args.get("version")))
 
 
 @bp.post("/models/<name>/invocations")
 def model_invocations(name: str) -> dict[str, Any]:
     """Score the body with model `name`."""
-    started = time.perf_counter()
-    return score(services().model(name, request.args.get("version")), started)
+    return score(services().model(name, request.args.get("version")))
 
 
-def score(model: LoadedModel, started: float) -> dict[str, Any]:
+def score(model: LoadedModel) -> dict[str, Any]:
     """Decode, predict (logged as protocol "mlflow") and answer like `mlflow models serve`."""
     decoded = decode_scoring(
         request.mimetype,
@@ -40,7 +37,7 @@ def score(model: LoadedModel, started: float) -> dict[str, Any]:
         max_rows=services().settings.max_rows_per_request,
         method=request.args.get("predict_method") or request.headers.get("X-Predict-Method"),
     )
-    result = predict_logged(model, decoded.rows, protocol="mlflow", started=started)
+    result = predict_logged(model, decoded.rows, protocol="mlflow")
     return encode_scoring(result, decoded.method)
 
 
@@ -50,8 +47,9 @@ def ping() -> Response:
     svc = services()
     try:
         svc.model(svc.default_model_name())
-    except errors.APIError as exc:  # an unknown default model is "not ready" too, not a 404
-        return errors.error_response(503, "NOT_READY", f"not ready: {exc.message}", exc.details)
+    except ANSWERABLE as exc:  # an unknown default model is "not ready" too, not a 404
+        message, details = describe(exc)
+        return error_response(503, "NOT_READY", f"not ready: {message}", details)
     return Response("\n", status=200, mimetype="application/json")
 
 

@@ -20,7 +20,7 @@ from api.codecs import (
     decode_payload,
     parse_json,
 )
-from api.errors import InvalidBody, InvalidJSON, UnsupportedMediaType
+from api.errors import InvalidBodyError, InvalidJSONError, UnsupportedMediaTypeError
 from inference.model import LoadedModel
 from inference.predict import PredictionResult
 
@@ -49,26 +49,28 @@ def decode_scoring(
         rows = decode_csv(raw, max_rows=max_rows, categorical=categorical)
         return ScoringRequest(rows, _method(method, model))
     if not (mimetype in JSON_TYPES or mimetype.endswith("+json")):
-        raise UnsupportedMediaType(
+        raise UnsupportedMediaTypeError(
             f"cannot read a body of type {mimetype}; MLflow scoring takes application/json "
             "or text/csv",
             {"content_type": mimetype, "accepted": ["application/json", "text/csv"]},
         )
     if not raw.strip():
-        raise InvalidJSON(f"the request body is empty; {FORMATS_HINT}")
+        raise InvalidJSONError(f"the request body is empty; {FORMATS_HINT}")
     payload = parse_json(raw)
     if not isinstance(payload, dict):
-        raise InvalidBody(f"the body must be a JSON object; {FORMATS_HINT}")
+        raise InvalidBodyError(f"the body must be a JSON object; {FORMATS_HINT}")
     given = [key for key in FIELDS if key in payload]
     extra = [key for key in payload if key not in (*FIELDS, "params")]
     if len(given) != 1 or extra:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"found {', '.join(map(repr, given + extra)) or 'no input field'}; {FORMATS_HINT}",
             {"fields": given + extra},
         )
     params = payload.get("params") or {}
     if not isinstance(params, dict):
-        raise InvalidBody('"params" must be an object, e.g. {"predict_method": "predict_proba"}')
+        raise InvalidBodyError(
+            '"params" must be an object, e.g. {"predict_method": "predict_proba"}'
+        )
     rows = _rows(given[0], payload[given[0]], model, max_rows)
     return ScoringRequest(rows, _method(method or params.get("predict_method"), model))
 
@@ -82,7 +84,7 @@ def _rows(field: str, value: Any, model: LoadedModel, max_rows: int) -> Rows:
         return _ordered_rows(value, model.schema.names, field, max_rows)
     if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
         return _native("records", value, max_rows)
-    raise InvalidBody(
+    raise InvalidBodyError(
         f'"{field}" must be a non-empty array of records, an array of rows in the model\'s '
         'feature order, or an object of columns {"feature": [values]}'
     )
@@ -97,7 +99,7 @@ def _ordered_rows(rows: list[list], names: list[str], field: str, max_rows: int)
     check_rows(len(rows), max_rows)
     for i, row in enumerate(rows):
         if len(row) != len(names):
-            raise InvalidBody(
+            raise InvalidBodyError(
                 f'row {i} of "{field}" has {len(row)} value(s); rows without names need one '
                 f"value per feature, in order: {', '.join(names)}",
                 {"row": i, "features": names},
@@ -109,12 +111,12 @@ def _ordered_rows(rows: list[list], names: list[str], field: str, max_rows: int)
 def _method(raw: Any, model: LoadedModel) -> str:
     method = raw or "predict"
     if method not in METHODS:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"predict_method must be predict or predict_proba, got {raw!r}",
             {"predict_method": raw},
         )
     if method == "predict_proba" and model.classes is None:
-        raise InvalidBody(f"model {model.name!r} is a regressor; it has no predict_proba")
+        raise InvalidBodyError(f"model {model.name!r} is a regressor; it has no predict_proba")
     return method
 
 

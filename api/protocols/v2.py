@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from api import errors
 from api.codecs import parse_json
+from api.metrics import ERRORS
 from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.v2_codec import decode_infer
 from api.protocols.v2_responses import encode_infer, model_metadata
@@ -66,25 +66,24 @@ def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None) -> dict[str, Any]:
     """Predict the request's tensors; outputs `predict` and (classifiers) `predict_proba`."""
-    started = time.perf_counter()
     svc = services()
     model = svc.model(name, version)
     if BINARY_HEADER in request.headers:
-        raise errors.InvalidBody(
+        raise errors.InvalidBodyError(
             "the binary tensor data extension is not supported; send JSON tensors "
             "(tritonclient: binary_data=False on inputs and outputs)"
         )
     raw = request.get_data(cache=False)
     if not raw.strip():
-        raise errors.InvalidJSON('the request body is empty; send {"inputs": [...]}')
+        raise errors.InvalidJSONError('the request body is empty; send {"inputs": [...]}')
     decoded = decode_infer(parse_json(raw), model, max_rows=svc.settings.max_rows_per_request)
-    result = predict_logged(model, decoded.rows, protocol="v2", started=started)
+    result = predict_logged(model, decoded.rows, protocol="v2")
     return encode_infer(model, result, decoded)
 
 
 def v2_error(status: int, error_code: str, message: str, extra: dict | None = None) -> Response:
     """The protocol's error body, `{"error": message}`, plus our code and details."""
-    errors.ERRORS.labels(error_code).inc()
+    ERRORS.labels(error_code).inc()
     response = jsonify({"error": message, "error_code": error_code, **(extra or {})})
     response.status_code = STATUS.get(status, status)
     return response

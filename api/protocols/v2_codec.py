@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.codecs import Rows, check_rows
-from api.errors import InvalidBody
+from api.errors import InvalidBodyError
 from api.protocols.v2_responses import output_names
 from inference.model import LoadedModel
 
@@ -52,13 +52,15 @@ class InferRequest:
 def decode_infer(payload: Any, model: LoadedModel, *, max_rows: int) -> InferRequest:
     """Check an infer request against the protocol and turn its tensors into columns."""
     if not isinstance(payload, dict):
-        raise InvalidBody('an infer request is a JSON object with "inputs": [tensor, ...]')
+        raise InvalidBodyError('an infer request is a JSON object with "inputs": [tensor, ...]')
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise InvalidBody(f'"id" must be a string, got {request_id!r}')
+        raise InvalidBodyError(f'"id" must be a string, got {request_id!r}')
     tensors = payload.get("inputs")
     if not isinstance(tensors, list) or not tensors:
-        raise InvalidBody('"inputs" must be a non-empty array of {name, shape, datatype, data}')
+        raise InvalidBodyError(
+            '"inputs" must be a non-empty array of {name, shape, datatype, data}'
+        )
     inputs = [_tensor(t, i) for i, t in enumerate(tensors)]
     _unique([t.name for t in inputs], "inputs")
     rows = _rows(inputs, model.schema.names, set(model.schema.by_name), max_rows)
@@ -76,22 +78,22 @@ class _Tensor:
 
 def _tensor(raw: Any, index: int) -> _Tensor:
     if not isinstance(raw, dict):
-        raise InvalidBody(f"input {index} must be an object {{name, shape, datatype, data}}")
+        raise InvalidBodyError(f"input {index} must be an object {{name, shape, datatype, data}}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise InvalidBody(f'input {index} needs a "name" string')
+        raise InvalidBodyError(f'input {index} needs a "name" string')
     shape = raw.get("shape")
     if not isinstance(shape, list) or not shape or not _dimensions(shape):
-        raise InvalidBody(
+        raise InvalidBodyError(
             f'input {name!r}: "shape" must be an array of non-negative integers, got {shape!r}'
         )
     datatype = raw.get("datatype")
     if datatype not in DATATYPES:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"input {name!r}: datatype {datatype!r} is not one of {', '.join(DATATYPES)}"
         )
     if "data" not in raw:
-        raise InvalidBody(f'input {name!r} has no "data" (binary tensors are not supported)')
+        raise InvalidBodyError(f'input {name!r} has no "data" (binary tensors are not supported)')
     values = _flatten(raw["data"], shape, name)
     return _Tensor(name, shape, datatype, _typed(values, datatype, name), _columns(raw, name))
 
@@ -103,12 +105,12 @@ def _dimensions(shape: list[Any]) -> bool:
 def _columns(raw: dict, name: str) -> list[str] | None:
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise InvalidBody(f'input {name!r}: "parameters" must be an object')
+        raise InvalidBodyError(f'input {name!r}: "parameters" must be an object')
     columns = parameters.get("columns")
     if columns is None:
         return None
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise InvalidBody(f'input {name!r}: "parameters.columns" must be an array of names')
+        raise InvalidBodyError(f'input {name!r}: "parameters.columns" must be an array of names')
     _unique(columns, f"parameters.columns of {name!r}")
     return columns
 
@@ -116,11 +118,13 @@ def _columns(raw: dict, name: str) -> list[str] | None:
 def _flatten(data: Any, shape: list[int], name: str) -> list[Any]:
     """Row-major values of `data`, flat or nested exactly as `shape` says."""
     if not isinstance(data, list):
-        raise InvalidBody(f'input {name!r}: "data" must be an array, got {type(data).__name__}')
+        raise InvalidBodyError(
+            f'input {name!r}: "data" must be an array, got {type(data).__name__}'
+        )
     size = math.prod(shape)
     if list not in set(map(type, data)):
         if len(data) != size:
-            raise InvalidBody(
+            raise InvalidBodyError(
                 f"input {name!r}: shape {shape} holds {size} value(s) but data has {len(data)}",
                 {"input": name, "shape": shape, "values": len(data)},
             )
@@ -133,11 +137,11 @@ def _flatten(data: Any, shape: list[int], name: str) -> list[Any]:
 def _walk(item: Any, shape: list[int], depth: int, name: str, out: list[Any]) -> None:
     if depth == len(shape):
         if isinstance(item, list):
-            raise InvalidBody(f"input {name!r}: data is nested deeper than shape {shape}")
+            raise InvalidBodyError(f"input {name!r}: data is nested deeper than shape {shape}")
         out.append(item)
         return
     if not isinstance(item, list) or len(item) != shape[depth]:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"input {name!r}: data is not nested as shape {shape} says (ragged, or a "
             f"dimension of another length at level {depth}); send it flat or nested exactly",
             {"input": name, "shape": shape},
@@ -151,7 +155,7 @@ def _typed(values: list[Any], datatype: str, name: str) -> list[Any]:
     allowed = ALLOWED[datatype]
     if not set(map(type, values)) <= allowed:  # one set per tensor instead of a test per value
         wrong = next(v for v in values if type(v) not in allowed)
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"input {name!r}: datatype {datatype} holds {EXPECTED[datatype]}, got {wrong!r}",
             {"input": name, "datatype": datatype},
         )
@@ -164,14 +168,14 @@ def _rows(inputs: list[_Tensor], features: list[str], known: set[str], max_rows:
     matrix = [t for t in inputs if t.columns is not None or _is_matrix(t, known)]
     if matrix:
         if len(inputs) > 1:
-            raise InvalidBody(
+            raise InvalidBodyError(
                 "send either one tensor per feature or a single 2-D tensor, not both",
                 {"inputs": [t.name for t in inputs]},
             )
         return _matrix_rows(matrix[0], features, max_rows)
     unknown = [t.name for t in inputs if t.name not in known]
     if unknown:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"unknown input(s) {', '.join(map(repr, unknown))}; the model's inputs are "
             f"{', '.join(features)} (GET /v2/models/<name> lists them)",
             {"unknown_inputs": unknown, "inputs": features},
@@ -179,12 +183,12 @@ def _rows(inputs: list[_Tensor], features: list[str], known: set[str], max_rows:
     lengths = {t.name: t.shape[0] for t in inputs}
     for t in inputs:
         if len(t.shape) > 2 or (len(t.shape) == 2 and t.shape[1] != 1):
-            raise InvalidBody(
+            raise InvalidBodyError(
                 f"input {t.name!r}: a feature tensor has shape [n] or [n, 1], got {t.shape}",
                 {"input": t.name, "shape": t.shape},
             )
     if len(set(lengths.values())) > 1:
-        raise InvalidBody(
+        raise InvalidBodyError(
             "every input needs the same number of rows (shape[0]); got "
             + ", ".join(f"{name}: {n}" for name, n in lengths.items()),
             {"rows": lengths},
@@ -201,7 +205,7 @@ def _is_matrix(tensor: _Tensor, known: set[str]) -> bool:
 def _matrix_rows(tensor: _Tensor, features: list[str], max_rows: int) -> Rows:
     columns = tensor.columns or features
     if len(tensor.shape) != 2 or tensor.shape[1] != len(columns):
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"input {tensor.name!r}: a 2-D tensor needs shape [n, {len(columns)}] (one column "
             f"per name in {'parameters.columns' if tensor.columns else 'the model inputs'}), "
             f"got {tensor.shape}",
@@ -218,19 +222,19 @@ def _unique(names: list[str], where: str) -> None:
         return
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise InvalidBody(f"{where} names {', '.join(map(repr, repeated))} more than once")
+        raise InvalidBodyError(f"{where} names {', '.join(map(repr, repeated))} more than once")
 
 
 def _requested_outputs(raw: Any, model: LoadedModel) -> list[str] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not all(isinstance(o, dict) for o in raw):
-        raise InvalidBody('"outputs" must be an array of objects like {"name": "predict"}')
+        raise InvalidBodyError('"outputs" must be an array of objects like {"name": "predict"}')
     names = [o.get("name") for o in raw]
     available = output_names(model)
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise InvalidBody(
+        raise InvalidBodyError(
             f"unknown output(s) {', '.join(map(repr, unknown))}; this model has "
             f"{', '.join(available)}",
             {"unknown_outputs": unknown, "outputs": available},

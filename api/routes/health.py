@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
-from api.errors import APIError, error_response
+from api.error_handlers import ANSWERABLE, describe, error_response
 from api.services import Services, services
 from api.usage import build_usage
 
@@ -84,8 +84,8 @@ def check_default_model(svc: Services) -> dict[str, Any]:
     """The default model resolves and its production version is loaded (loading it if needed)."""
     try:
         model = svc.model(svc.default_model_name())
-    except APIError as exc:
-        return _check(False, exc.message)
+    except ANSWERABLE as exc:
+        return _check(False, describe(exc)[0])
     except sa.exc.SQLAlchemyError:
         return _check(False, "cannot be looked up while the database is unavailable")
     return _check(True, f"{model.name} v{model.version} loaded")

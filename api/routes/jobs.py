@@ -13,12 +13,9 @@ from werkzeug.utils import secure_filename
 
 from api import errors
 from api.services import parse_version, services
-from db import jobs, registry
-from db.csv_loader import CsvLoadError
-from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
+from db import jobs
 from db.job_results import read_results, stream_results_csv
-from db.job_sources import SourceError, UnknownIds
-from db.job_submission import JobRequest, QueueUnavailable, create_batch_job
+from db.job_submission import JobRequest, create_batch_job
 from db.tables import JobStatus
 from inference.json_values import finite_or_none
 
@@ -30,7 +27,7 @@ MAX_PAGE = 10_000
 def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Create a batch job from JSON or a multipart CSV upload; 202 with its status URL."""
     svc = services()
-    with _submission_errors(), _uploaded_csv() as upload:
+    with _uploaded_csv() as upload:
         job_request = _form_request() if upload is not None else _json_request()
         with svc.sessions() as session, session.begin():
             job = create_batch_job(
@@ -39,10 +36,7 @@ def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
                 default_chunk_rows=svc.settings.batch_chunk_rows,
                 upload=upload,
             )
-    try:
-        services().dispatcher.dispatch(job)
-    except QueueUnavailable as exc:
-        raise errors.ServiceUnavailable(str(exc), {"job": job.id}) from None
+    svc.dispatcher.dispatch(job)
     location = url_for("jobs.job_status", job_id=job.id)
     return job_json(job), 202, {"Location": location}
 
@@ -52,7 +46,7 @@ def list_jobs() -> dict[str, Any]:
     """Jobs newest first; ?status= filters, ?offset= and ?limit= page."""
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in JobStatus}:
-        raise errors.InvalidBody(
+        raise errors.InvalidBodyError(
             f"status must be one of {', '.join(s.value for s in JobStatus)}, got {status!r}"
         )
     offset, limit = _page(default_limit=50, max_limit=1_000)
@@ -76,13 +70,7 @@ def job_status(job_id: str) -> dict[str, Any]:
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str) -> dict[str, Any]:
     """Cancel a queued or started job: its remaining chunks do not run."""
-    try:
-        job = services().dispatcher.cancel(job_id)
-    except jobs.JobNotFound:
-        raise _not_found(job_id) from None
-    except jobs.JobNotCancelable as exc:
-        raise errors.JobNotCancelable(str(exc), {"status": exc.status}) from None
-    return job_json(job)
+    return job_json(services().dispatcher.cancel(job_id))
 
 
 @bp.get("/jobs/<job_id>/results")
@@ -90,7 +78,7 @@ def job_results(job_id: str) -> Response | dict[str, Any]:
     """Results ordered by entity id: JSON pages, or all of them as streamed CSV."""
     job = _get_job(job_id)
     if job.active:
-        raise errors.JobNotFinished(
+        raise errors.JobNotFinishedError(
             f"job {job_id} is {job.status} ({job.rows_done:,} of {job.rows_total:,} rows done); "
             f"poll GET /jobs/{job_id} until it has ended",
             {"status": job.status, "rows_done": job.rows_done, "rows_total": job.rows_total},
@@ -168,16 +156,7 @@ def _result_json(row: tuple[int, str | None, list[float] | None], classes: Any) 
 
 def _get_job(job_id: str) -> jobs.JobRecord:
     with services().sessions() as session:
-        try:
-            return jobs.get_job(session, job_id=job_id)
-        except jobs.JobNotFound:
-            raise _not_found(job_id) from None
-
-
-def _not_found(job_id: str) -> errors.JobNotFound:
-    return errors.JobNotFound(
-        f"no batch job with id {job_id!r}; GET /jobs lists them", {"id": job_id}
-    )
+        return jobs.get_job(session, job_id=job_id)
 
 
 def _page(*, default_limit: int, max_limit: int) -> tuple[int, int]:
@@ -193,7 +172,9 @@ def _int_arg(name: str, default: int, lowest: int, highest: int | None) -> int:
     value = int(text) if text.isdigit() and len(text) < 12 else None
     if value is None or value < lowest or (highest is not None and value > highest):
         bound = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
-        raise errors.InvalidBody(f"{name} must be an integer {bound}, got {raw!r}", {name: raw})
+        raise errors.InvalidBodyError(
+            f"{name} must be an integer {bound}, got {raw!r}", {name: raw}
+        )
     return value
 
 
@@ -206,15 +187,15 @@ def _wants_csv() -> bool:
 
 def _json_request() -> JobRequest:
     if not request.is_json:
-        raise errors.UnsupportedMediaType(
+        raise errors.UnsupportedMediaTypeError(
             "POST /jobs takes application/json, or multipart/form-data with a CSV `file`",
             {"content_type": request.mimetype},
         )
     body = request.get_json(silent=True)
     if body is None:
-        raise errors.InvalidJSON("the body is not valid JSON")
+        raise errors.InvalidJSONError("the body is not valid JSON")
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        raise errors.InvalidBody(
+        raise errors.InvalidBodyError(
             'the body must be an object naming a model: {"model": "adult", "source": '
             '{"table": "adult_features"}}'
         )
@@ -229,7 +210,7 @@ def _json_request() -> JobRequest:
 def _form_request() -> JobRequest:
     model = request.form.get("model")
     if not model:
-        raise errors.InvalidBody("the form must name a model: model=adult")
+        raise errors.InvalidBodyError("the form must name a model: model=adult")
     chunk_rows = request.form.get("chunk_rows")
     return JobRequest(
         model=model,
@@ -252,36 +233,8 @@ def _uploaded_csv() -> Iterator[tuple[Path, str] | None]:
         return
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise errors.InvalidBody("attach the CSV as the multipart field `file`")
+        raise errors.InvalidBodyError("attach the CSV as the multipart field `file`")
     with tempfile.TemporaryDirectory(prefix="skserve-upload-") as folder:
         path = Path(folder) / (secure_filename(upload.filename) or "upload.csv")
         upload.save(path)
         yield path, upload.filename
-
-
-@contextlib.contextmanager
-def _submission_errors() -> Iterator[None]:
-    """Turn the core's refusals into API errors; nothing has been queued when they happen."""
-    try:
-        yield
-    except registry.ModelNotFound as exc:
-        raise errors.ModelNotFound(str(exc), {"model": exc.name}) from None
-    except registry.VersionNotFound as exc:
-        details = {"model": exc.name, "version": exc.version}
-        raise errors.VersionNotFound(str(exc), details) from None
-    except registry.NoProductionVersion as exc:
-        raise errors.ModelNotReady(str(exc), {"model": exc.name}) from None
-    except TableNotFound as exc:
-        raise errors.TableNotFoundError(str(exc), {"table": exc.table}) from None
-    except ColumnNotFound as exc:
-        raise errors.ColumnNotFoundError(
-            str(exc), {"table": exc.table, "missing": exc.missing}
-        ) from None
-    except UnknownIds as exc:
-        raise errors.UnknownIdsError(str(exc), exc.details) from None
-    except CsvLoadError as exc:
-        raise errors.InvalidCSV(str(exc), {"line": exc.line} if exc.line else {}) from None
-    except SourceError as exc:
-        raise errors.InvalidSource(str(exc), exc.details) from None
-    except InvalidIdentifier as exc:
-        raise errors.InvalidSource(str(exc)) from None

@@ -6,6 +6,7 @@ act on the default model.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -14,7 +15,6 @@ from api import errors
 from api.auth import admin_required
 from api.services import parse_version, services
 from db import registry
-from inference.inspection import InvalidPipelineError
 from inference.introspect import estimator_class, pipeline_steps
 from inference.json_values import json_safe
 from inference.model import LoadedModel
@@ -63,11 +63,8 @@ def download_artifact(name: str, version: str) -> Response:
 def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
     data, schema = _uploaded_pipeline()
-    try:
-        with services().sessions() as session, session.begin():
-            record = registry.register_pipeline(session, name=name, data=data, schema=schema)
-    except InvalidPipelineError as exc:
-        raise errors.InvalidModel(f"the file was not registered: {exc}") from None
+    with services().sessions() as session, session.begin():
+        record = registry.register_pipeline(session, name=name, data=data, schema=schema)
     location = url_for("models.show_version", name=name, version=record.version)
     return version_summary(record), 201, {"Location": location}
 
@@ -92,11 +89,8 @@ def delete_version(name: str, version: str) -> tuple[str, int]:
     number = _version(version)
     svc = services()
     svc.model(name, str(number))
-    try:
-        with svc.sessions() as session, session.begin():
-            registry.delete_version(session, name=name, version=number)
-    except ValueError as exc:
-        raise errors.Conflict(str(exc), {"model": name, "version": number}) from None
+    with svc.sessions() as session, session.begin():
+        registry.delete_version(session, name=name, version=number)
     return "", 204
 
 
@@ -108,22 +102,22 @@ def _version(raw: str) -> int:
 
 def _uploaded_pipeline() -> tuple[bytes, dict[str, Any] | None]:
     """The pipeline bytes and optional schema of an upload."""
-    import json
-
     if request.files:
         upload = request.files.get("file")
         if upload is None:
-            raise errors.InvalidBody("multipart uploads carry the pickle in a field named `file`")
+            raise errors.InvalidBodyError(
+                "multipart uploads carry the pickle in a field named `file`"
+            )
         schema = None
         if "schema" in request.form:
             try:
                 schema = json.loads(request.form["schema"])
             except ValueError:
-                raise errors.InvalidJSON("the `schema` field is not valid JSON") from None
+                raise errors.InvalidJSONError("the `schema` field is not valid JSON") from None
         return upload.read(), schema
     data = request.get_data(cache=False)
     if not data:
-        raise errors.InvalidBody(
+        raise errors.InvalidBodyError(
             "send the cloudpickle file as the body (application/octet-stream) or as a "
             "multipart field named `file`"
         )

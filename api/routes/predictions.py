@@ -3,102 +3,33 @@
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 
 from api import errors
-from api.codecs import (
-    EntityIds,
-    Rows,
-    decode_body,
-    decode_query,
-    encode_entities,
-    encode_result,
-    nested_values,
-)
-from api.metrics import PREDICTIONS
-from api.request_ids import current_request_id
+from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
 from api.services import services
+from api.serving import serve
 from api.usage import build_usage
-from db.entities import InvalidEntityId
 from inference.model import LoadedModel
-from inference.predict import PredictionResult, predict_validated
-from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)
 
 
-def recorded(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Count the rows a view predicted and queue them for the prediction log."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        started = time.perf_counter()
-        body = view(*args, **kwargs)
-        if "predictions" in body:
-            record_prediction(body, (time.perf_counter() - started) * 1000)
-        return body
-
-    return wrapper
-
-
-def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
-    """Metrics and the prediction log for one answered request (no I/O on this thread)."""
-    rows = len(body["predictions"])
-    PREDICTIONS.labels(body["model"], str(body["version"])).inc(rows)
-    prediction_log = services().prediction_log
-    if prediction_log is not None:
-        prediction_log.log(
-            model_name=body["model"],
-            model_version=body["version"],
-            request_id=current_request_id(),
-            rows=rows,
-            latency_ms=latency_ms,
-            inputs=g.pop("prediction_inputs", None),
-            outputs=logged_outputs(body),
-        )
-
-
-def logged_outputs(body: dict[str, Any]) -> dict[str, Any]:
-    """The outputs stored for a request: its result's columns, and the protocol it came by."""
-    outputs = g.pop("prediction_outputs", None) or {"predictions": body["predictions"]}
-    if "protocol" in body:
-        outputs["protocol"] = body["protocol"]
-    return outputs
-
-
-def output_columns(result: PredictionResult, ids: list[Any] | None = None) -> dict[str, Any]:
-    """The prediction log's `outputs`: predictions, probabilities per class, ids, row by row."""
-    outputs: dict[str, Any] = {"predictions": result.predictions}
-    if result.probabilities is not None and result.classes is not None:
-        by_class = np.ascontiguousarray(result.probabilities.T)
-        outputs["probabilities"] = dict(zip(map(str, result.classes), by_class, strict=False))
-    if ids is not None:
-        outputs["ids"] = ids
-    return outputs
-
-
 @bp.post("/models/<name>/predict")
-@recorded
 def predict(name: str) -> dict[str, Any]:
     """Predict the rows (or stored ids) in the body with model `name`."""
     return predict_body(services().model(name, request.args.get("version")))
 
 
 @bp.get("/models/<name>/predict")
-@recorded
 def predict_query(name: str) -> dict[str, Any]:
     """Predict one row given as query arguments."""
-    model = services().model(name, request.args.get("version"))
-    return encode_result(model, predict_rows(model, query_rows()))
+    return predict_rows(services().model(name, request.args.get("version")), query_rows())
 
 
 @bp.get("/models/<name>/entities/<entity_id>/prediction")
-@recorded
 def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
     """Predict one stored entity; 404 ENTITY_NOT_FOUND when the id is unknown."""
     return predict_ids(services().model(name, request.args.get("version")), [entity_id])
@@ -106,7 +37,6 @@ def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
 
 @bp.post("/predict")
 @bp.post("/model/predict")
-@recorded
 def predict_default() -> dict[str, Any]:
     """Seed alias: POST /models/<default model>/predict."""
     svc = services()
@@ -114,14 +44,13 @@ def predict_default() -> dict[str, Any]:
 
 
 @bp.get("/")
-@recorded
 def predict_default_query() -> dict[str, Any]:
     """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
     svc = services()
     if not request.args:
         return build_usage(svc, request.host_url)
     model = svc.model(svc.default_model_name(), request.args.get("version"))
-    return encode_result(model, predict_rows(model, query_rows()))
+    return predict_rows(model, query_rows())
 
 
 def predict_body(model: LoadedModel) -> dict[str, Any]:
@@ -134,7 +63,7 @@ def predict_body(model: LoadedModel) -> dict[str, Any]:
     )
     if isinstance(decoded, EntityIds):
         return predict_ids(model, decoded.ids)
-    return encode_result(model, predict_rows(model, decoded))
+    return predict_rows(model, decoded)
 
 
 def query_rows() -> Rows:
@@ -142,44 +71,24 @@ def query_rows() -> Rows:
     return decode_query(dict(request.args.lists()), reserved=("version",))
 
 
-def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
-    """Validate the rows against the model's schema, naming every offending feature, and predict."""
-    problems = nested_values(rows.columns, model.schema.names)
-    columns = rows.columns
-    if problems:
-        columns = {k: v for k, v in columns.items() if k not in problems}
-    try:
-        validated = model.validate(columns, rows.n_rows)
-    except InvalidInput as exc:
-        problems = {**exc.details, **problems}
-    g.prediction_inputs = rows.columns
-    if problems:
-        raise errors.InvalidInput(
-            f"{len(problems)} feature(s) are invalid: {', '.join(problems)}. Fix them as "
-            "`details` says; GET /usage describes the expected features",
-            problems,
-        )
-    result = predict_validated(model, validated)
-    g.prediction_outputs = output_columns(result)
-    return result
+def predict_rows(model: LoadedModel, rows: Rows) -> dict[str, Any]:
+    """Feature rows sent by the client, answered in the native encoding."""
+    return serve(model, rows, functools.partial(encode_result, model))
 
 
 def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
     """Read the entities' features from the model's feature table and predict them."""
     svc = services()
     table = svc.entity_table(model)
-    try:
-        ids = table.parse_ids(raw_ids)
-    except InvalidEntityId as exc:
-        raise errors.InvalidId(str(exc), {"invalid_ids": exc.bad[:5]}) from None
+    ids = table.parse_ids(raw_ids)
     found = svc.entities.fetch(table, ids)
     if found.n_rows == 0:
         unknown = list(dict.fromkeys(ids))
-        raise errors.EntityNotFound(
+        raise errors.EntityNotFoundError(
             f"no entity with id {', '.join(map(str, unknown[:5]))} in {table.table}; "
             f"check the ids (predictions by id read {table.table}.{table.id_column})",
             {"not_found": unknown},
         )
-    result = predict_rows(model, Rows(found.columns, found.n_rows))
-    g.prediction_outputs = output_columns(result, found.ids)
-    return encode_entities(model, ids, found.ids, result)
+    rows = Rows(found.columns, found.n_rows)
+    encode = functools.partial(encode_entities, model, ids, found.ids)
+    return serve(model, rows, encode, ids=found.ids)

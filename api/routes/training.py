@@ -10,7 +10,6 @@ from api import errors
 from api.auth import admin_required
 from api.services import services
 from db import training_runs
-from db.job_submission import QueueUnavailable
 
 bp = Blueprint("training", __name__)
 
@@ -25,26 +24,23 @@ def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     model = svc.model(name)
     promotion = request.args.get("promote", "if_better")
     if promotion not in PROMOTIONS:
-        raise errors.InvalidBody(
+        raise errors.InvalidBodyError(
             f"promote must be no, always or if_better, got {promotion!r}", {"promote": promotion}
         )
     spec = model.artifact.metadata.spec
     if not spec:
-        raise errors.Conflict(
+        raise errors.ConflictError(
             f"model {name!r} was registered without a training spec, so it cannot be retrained "
             "here; train it with `skserve train --spec ...`"
         )
     if svc.redis is None:
-        raise errors.ServiceUnavailable(
+        raise errors.ServiceUnavailableError(
             "training on demand needs REDIS_URL and a `skserve worker`; without them run "
             f"`skserve train --spec <spec for {name}>`"
         )
     with svc.sessions() as session, session.begin():
         run = training_runs.create_run(session, model_name=name, spec=spec, promotion=promotion)
-    try:
-        svc.dispatcher.train(run)
-    except QueueUnavailable as exc:
-        raise errors.ServiceUnavailable(str(exc), {"job_id": run.id}) from None
+    svc.dispatcher.train(run)
     location = url_for("training.training_status", name=name, run_id=run.id)
     return (
         {"job_id": run.id, "status": run.status, "status_url": location},
@@ -56,12 +52,8 @@ def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/models/<name>/train/<run_id>")
 def training_status(name: str, run_id: str) -> dict[str, Any]:
     """Status and timings of a training run, with the version it registered once finished."""
-    try:
-        with services().sessions() as session:
-            run = training_runs.get_run(session, run_id=run_id, model_name=name)
-    except training_runs.TrainingRunNotFound as exc:
-        raise errors.NotFoundError(str(exc), {"job_id": run_id}) from None
-    return run_json(run)
+    with services().sessions() as session:
+        return run_json(training_runs.get_run(session, run_id=run_id, model_name=name))
 
 
 def run_json(run: training_runs.TrainingRunRecord) -> dict[str, Any]:

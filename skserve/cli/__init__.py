@@ -35,6 +35,13 @@ class LazyGroup(click.Group):
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a database that is down or unmigrated is a one-line error."""
+        from skserve.cli.environment import database_errors
+
+        with database_errors():
+            return super().invoke(ctx)
+
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="skserve")

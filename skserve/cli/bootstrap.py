@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from settings import Settings
-from skserve.cli.db import safe_url, with_engine
+from skserve.cli.db import with_engine
+from skserve.cli.environment import safe_url
 
 DEFAULT_SPEC = Path("specs") / "adult.toml"
 

@@ -12,15 +12,10 @@ import click
 import sqlalchemy as sa
 
 from settings import Settings
-from skserve.cli.environment import cli_settings
+from skserve.cli.environment import cli_settings, database_errors, safe_url
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
-
-START_DATABASE = (
-    "Start PostgreSQL (`docker compose up -d postgres`) or point DATABASE_URL at a reachable "
-    "server; unset DATABASE_URL to use the embedded SQLite file."
-)
 
 
 @click.group()
@@ -48,9 +43,9 @@ def upgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Drop and reload the table if it exists.")
 def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> None:
     """Load a CSV file (or .csv.gz) with a header row into a new table."""
-    from db.csv_loader import CsvLoadError, TableExists
+    from db.csv_loader import CsvLoadError, TableExistsError
     from db.csv_loader import load_csv as load
-    from db.identifiers import InvalidIdentifier
+    from db.identifiers import InvalidIdentifierError
 
     settings = cli_settings()
     with database_errors(settings), with_engine(settings) as engine:
@@ -59,11 +54,11 @@ def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> No
                 rows = load(
                     engine, path, table, id_column=id_column, replace=replace, progress=bar.update
                 )
-        except TableExists as exc:
+        except TableExistsError as exc:
             raise click.ClickException(
                 f"{exc}; add --replace to reload it, or pick another --table"
             ) from None
-        except InvalidIdentifier as exc:
+        except InvalidIdentifierError as exc:
             raise click.ClickException(f"{exc}. Rename it and load again.") from None
         except CsvLoadError as exc:
             raise click.ClickException(
@@ -99,11 +94,6 @@ def progress_bar(total_bytes: int, label: str) -> ProgressBar[int]:
     return click.progressbar(length=total_bytes, label=label, file=sys.stderr)
 
 
-def safe_url(url: str) -> str:
-    """The database URL with any password hidden."""
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
 @contextlib.contextmanager
 def with_engine(settings: Settings) -> Iterator[sa.Engine]:
     """An engine for the configured database, disposed afterwards."""
@@ -114,18 +104,3 @@ def with_engine(settings: Settings) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-@contextlib.contextmanager
-def database_errors(settings: Settings) -> Iterator[None]:
-    """Turn 'cannot connect' and other database errors into a message saying what to do."""
-    try:
-        yield
-    except sa.exc.OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise click.ClickException(
-            f"Cannot use the database at {safe_url(settings.database_url)}: {reason}. "
-            + START_DATABASE
-        ) from None
-    except sa.exc.SQLAlchemyError as exc:
-        raise click.ClickException(f"Database error: {exc}") from None

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from db.tables import JobStatus
 from settings.redis_client import make_redis
 from skserve.cli.environment import cli_settings
 
@@ -213,7 +214,12 @@ def results(job_id: str, out: str) -> None:
 
 
 @jobs.command(name="list")
-@click.option("--status", "status_", help="Only jobs with this status.")
+@click.option(
+    "--status",
+    "status_",
+    type=click.Choice([s.value for s in JobStatus]),
+    help="Only jobs with this status.",
+)
 @click.option("--limit", type=click.IntRange(1, 1_000), default=20, show_default=True)
 def list_(status_: str | None, limit: int) -> None:
     """List jobs, newest first."""
@@ -224,7 +230,7 @@ def list_(status_: str | None, limit: int) -> None:
     for job in found:
         click.echo(
             f"{job.id}  {job.status:<9} {job.model_name} v{job.model_version}  "
-            f"{job.rows_done:,}/{job.rows_total:,} rows  {job.created_at:%Y-%m-%d %H:%M:%S}"
+            f"{job.rows_done:,}/{job.rows_total:,} rows  {job.created_at:%Y-%m-%d %H:%M:%S %Z}"
         )
 
 
@@ -253,11 +259,11 @@ def _context(settings: Any) -> Iterator[Any]:
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     """The core's refusals (unknown model, table, column, ids, job...) as CLI errors."""
-    from worker.dispatch import QueueUnavailable
+    from db.job_submission import QueueUnavailableError
 
     try:
         yield
-    except (LookupError, ValueError, QueueUnavailable) as exc:
+    except (LookupError, ValueError, QueueUnavailableError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("\nInterrupted; see where the job stands: skserve jobs list", err=True)

@@ -16,9 +16,9 @@ def models() -> None:
 
 
 def _registry_errors():
-    from db.registry import ModelNotFound, NoProductionVersion, VersionNotFound
+    from db.registry import ModelNotFoundError, NoProductionVersionError, VersionNotFoundError
 
-    return (ModelNotFound, VersionNotFound, NoProductionVersion)
+    return (ModelNotFoundError, VersionNotFoundError, NoProductionVersionError)
 
 
 @models.command("list")

@@ -55,7 +55,14 @@ def predict(
 
 def read_json_option(value: str) -> bytes:
     """The --json value, or the file it names with a leading @; checked to be JSON."""
-    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            message = f"cannot read {value[1:]}: {exc.strerror}; give @PATH of an existing file"
+            raise click.BadParameter(message, param_hint="--json") from None
+    else:
+        text = value
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:

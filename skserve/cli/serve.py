@@ -23,7 +23,8 @@ APP = "api.app:create_app()"
     help="Port to listen on [default: PORT or 8000].",
 )
 @click.option(
-    "--workers",
+    "--api-workers",
+    "workers",
     type=click.IntRange(min=1),
     default=None,
     help="gunicorn worker processes [default: WEB_CONCURRENCY or 2].",

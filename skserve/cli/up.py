@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -27,8 +28,7 @@ from skserve.cli.bootstrap import (
     load_training_spec,
     step,
 )
-from skserve.cli.db import database_errors, safe_url
-from skserve.cli.environment import cli_settings
+from skserve.cli.environment import cli_settings, database_errors, safe_url
 from skserve.cli.supervisor import Child, Supervisor
 
 LOCAL_HOST = "127.0.0.1"
@@ -107,7 +107,8 @@ def up(
     if bootstrap_only:
         return
     worker_count = plan_workers(settings, workers)
-    supervisor = Supervisor(env=child_environment(settings, ready.model), stop_timeout=stop_timeout)
+    env = child_environment(settings, ready.model)
+    supervisor = Supervisor(env=env, stop_timeout=stop_timeout)
     with handle_signals(supervisor):
         try:
             supervisor.start("api", api_command(port, api_workers))
@@ -118,6 +119,8 @@ def up(
                 wait_until_ready(f"{base_url}/ready", supervisor, ready_timeout)
             if not supervisor.stop_requested.is_set():
                 print_banner(base_url, settings, ready, worker_count)
+                if not settings.admin_token:
+                    click.echo(session_token_line(env["ADMIN_TOKEN"]))
             crashed = supervisor.wait()
         finally:
             supervisor.stop()
@@ -171,8 +174,18 @@ def child_environment(settings: Settings, model: str) -> dict[str, str]:
     env["DATABASE_URL"] = settings.database_url
     env.setdefault("DEFAULT_MODEL", model)
     env.setdefault("HOST", LOCAL_HOST)  # natively, serve this machine only unless asked
+    if not settings.admin_token:  # so the tour's admin steps work; printed once by `up`
+        env["ADMIN_TOKEN"] = secrets.token_urlsafe(24)
     env["PYTHONUNBUFFERED"] = "1"  # children's lines stream as they are written
     return env
+
+
+def session_token_line(token: str) -> str:
+    """The one place a generated admin token is shown."""
+    return (
+        f"Admin token for this session (ADMIN_TOKEN was not set): {token}\n"
+        f"  export ADMIN_TOKEN={token}   # then the README tour's promote step works\n"
+    )
 
 
 def skserve_command(*args: str) -> list[str]:
@@ -185,7 +198,7 @@ def skserve_command(*args: str) -> list[str]:
 
 def api_command(port: int, api_workers: int | None) -> list[str]:
     """argv for `skserve api` on `port`."""
-    extra = ["--workers", str(api_workers)] if api_workers else []
+    extra = ["--api-workers", str(api_workers)] if api_workers else []
     return skserve_command("api", "--port", str(port), *extra)
 
 
@@ -257,7 +270,7 @@ def print_banner(base_url: str, settings: Settings, ready: Bootstrapped, workers
             f"  curl {base_url}/jobs/<id>",
         ]
     lines += [
-        f"  open {base_url}/docs",
+        f"  {base_url}/docs  (the interactive API documentation, for a browser)",
         "",
         "Stop everything with Ctrl-C.",
         "",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from api.codecs import decode_payload, nested_values
+from api.codecs import decode_payload
 
 
 def reference_columns(records: list[dict]) -> dict[str, list]:
@@ -34,29 +33,3 @@ def test_records_become_the_reference_columns(records):
     assert decoded.columns == reference_columns(records)
     assert list(decoded.columns) == list(reference_columns(records))
     assert decoded.n_rows == len(records)
-
-
-class Listish(list):
-    """A list subclass: still a nested value."""
-
-
-@pytest.mark.parametrize(
-    ("values", "nested_row"),
-    [
-        ([1, "a", None, 2.5, True], None),
-        ([1, [2]], 1),
-        ([{"k": 1}, 2], 0),
-        ([1, 2, Listish([2])], 2),
-        ([np.float64(1.0), np.str_("a")], None),
-        (np.array([1, 2]), None),
-    ],
-    ids=["scalars", "list", "dict", "list-subclass", "numpy-scalars", "ndarray"],
-)
-def test_nested_values_match_a_per_value_check(values, nested_row):
-    problems = nested_values({"f": values}, ["f"])
-
-    if nested_row is None:
-        assert problems == {}
-    else:
-        assert problems["f"].startswith("expected a single value, got ")
-        assert problems["f"].endswith(f" (row {nested_row})")

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
-from api.errors import register_error_handlers
+from api.error_handlers import register_error_handlers
 from tests.api.helpers import RECORD
 
 JSON = "application/json"

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.copy_io import copy_rows, read_frame, select_rows, write_frame
-from db.identifiers import InvalidIdentifier
+from db.identifiers import InvalidIdentifierError
 
 CITIES = ["Paris", "Oslo", None, "Lima", "Oslo"]
 
@@ -114,7 +114,7 @@ def test_where_values_are_bound_not_spliced(entities):
     ],
 )
 def test_injection_looking_names_are_refused(entities, call):
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         read_frame(entities, **call)
 
 
@@ -158,5 +158,5 @@ def test_copy_rows_streams_a_generator(entities):
 
 
 def test_write_frame_refuses_bad_column_names(entities):
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         write_frame(entities, "entities", pd.DataFrame({"id); DROP TABLE entities; --": [9]}))

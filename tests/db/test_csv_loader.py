@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from db import csv_loader
-from db.csv_loader import CsvLoadError, TableExists, load_csv
-from db.identifiers import InvalidIdentifier, table_columns
+from db.csv_loader import CsvLoadError, TableExistsError, load_csv
+from db.identifiers import InvalidIdentifierError, table_columns
 
 GOOD = "age,city,score,note\n39,Paris,1.5,\n50,,2,x\n-3,Oslo,1e3,y z\n"
 
@@ -110,7 +110,7 @@ def test_bad_ids_name_their_line(engine, tmp_path, text):
 
 def test_existing_table_is_refused_unless_replaced(engine, tmp_path):
     load_csv(engine, write(tmp_path, GOOD), "people")
-    with pytest.raises(TableExists, match="already exists"):
+    with pytest.raises(TableExistsError, match="already exists"):
         load_csv(engine, write(tmp_path, "a\n1\n", "other.csv"), "people")
     assert load_csv(engine, write(tmp_path, "a\n1\n", "other.csv"), "people", replace=True) == 1
     assert rows(engine, "people") == [(1,)]
@@ -127,19 +127,19 @@ def test_failed_replace_keeps_the_old_table(engine, tmp_path):
     "table", ["people; DROP TABLE model_versions", "1st", "a b", 'x"y', "pg_temp", ""]
 )
 def test_bad_table_names_are_refused(engine, tmp_path, table):
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         load_csv(engine, write(tmp_path, GOOD), table)
 
 
 @pytest.mark.parametrize("header", ["first name,age", 'age,"x""); DROP TABLE y; --"', "age,"])
 def test_bad_column_names_are_refused(engine, tmp_path, header):
-    with pytest.raises(InvalidIdentifier, match="CSV header"):
+    with pytest.raises(InvalidIdentifierError, match="CSV header"):
         load_csv(engine, write(tmp_path, header + "\n1,2\n"), "people")
     assert not exists(engine, "people")
 
 
 def test_bad_id_column_name_is_refused(engine, tmp_path):
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         load_csv(engine, write(tmp_path, GOOD), "people", id_column="id; --")
 
 

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from db.engine import make_engine
-from db.entities import EntityReader, InvalidEntityId, UnsupportedIdColumn
-from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
+from db.entities import EntityReader, InvalidEntityIdError, UnsupportedIdColumnError
+from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
 
 ROWS = [(1, 39.0, "Male"), (2, None, "Female"), (5, 50.0, None)]
 
@@ -61,7 +61,7 @@ def test_integer_ids_are_parsed_before_the_query(tables: Engine) -> None:
     table = EntityReader(tables).table("people", "id", ["age"])
     assert table.parse_ids([1, "2", " 5 ", "-3", "+4"]) == [1, 2, 5, -3, 4]
     bad = ["1 OR 1=1", "1; DROP TABLE people", 1.5, True, None, [1], 2**63, "", "1e3"]
-    with pytest.raises(InvalidEntityId) as raised:
+    with pytest.raises(InvalidEntityIdError) as raised:
         table.parse_ids([1, *bad])
     assert raised.value.bad == bad
     assert "are integers" in str(raised.value) and "and 4 more" in str(raised.value)
@@ -69,13 +69,13 @@ def test_integer_ids_are_parsed_before_the_query(tables: Engine) -> None:
 
 def test_tables_and_columns_are_checked_against_the_catalog(tables: Engine) -> None:
     reader = EntityReader(tables)
-    with pytest.raises(TableNotFound):
+    with pytest.raises(TableNotFoundError):
         reader.table("nobody", "id", ["age"])
-    with pytest.raises(ColumnNotFound):
+    with pytest.raises(ColumnNotFoundError):
         reader.table("people", "id", ["age", "height"])
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         reader.table("people; DROP TABLE people", "id", ["age"])
-    with pytest.raises(UnsupportedIdColumn):
+    with pytest.raises(UnsupportedIdColumnError):
         reader.table("floats", "id", ["age"])
 
 

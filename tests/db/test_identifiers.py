@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from db.identifiers import (
-    ColumnNotFound,
-    InvalidIdentifier,
-    TableNotFound,
+    ColumnNotFoundError,
+    InvalidIdentifierError,
+    TableNotFoundError,
     check_columns,
     check_identifier,
     table_columns,
@@ -46,7 +46,7 @@ def test_plain_identifiers_pass(name):
     ],
 )
 def test_suspicious_identifiers_are_refused(name):
-    with pytest.raises(InvalidIdentifier, match="invalid column name"):
+    with pytest.raises(InvalidIdentifierError, match="invalid column name"):
         check_identifier(name, kind="column")
 
 
@@ -71,7 +71,7 @@ def test_table_columns_in_order_with_types(people):
 
 
 def test_unknown_table(people):
-    with pytest.raises(TableNotFound, match="table 'nobody' does not exist"):
+    with pytest.raises(TableNotFoundError, match="table 'nobody' does not exist"):
         table_columns(people, "nobody")
 
 
@@ -80,7 +80,7 @@ def test_check_columns_returns_the_requested_columns(people):
 
 
 def test_check_columns_names_every_unknown_column_and_lists_the_table(people):
-    with pytest.raises(ColumnNotFound) as caught:
+    with pytest.raises(ColumnNotFoundError) as caught:
         check_columns(people, "people", ["age", "agee", "nam"])
     assert caught.value.missing == ["agee", "nam"]
     message = str(caught.value)
@@ -88,8 +88,8 @@ def test_check_columns_names_every_unknown_column_and_lists_the_table(people):
 
 
 def test_check_columns_refuses_injection_before_touching_the_catalog(people):
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         check_columns(people, "people", ["age", "age; DROP TABLE people"])
-    with pytest.raises(InvalidIdentifier):
+    with pytest.raises(InvalidIdentifierError):
         table_columns(people, "people; DROP TABLE people")
     assert "age" in table_columns(people, "people")

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
-from db.job_sources import Source, SourceError, UnknownIds, parse_source, plan_chunks
+from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
+from db.job_sources import Source, SourceError, UnknownIdsError, parse_source, plan_chunks
 from db.job_submission import JobRequest, create_batch_job
 
 ODD_TABLES = """
@@ -40,17 +40,17 @@ def create(session: Session, source=None, **fields):
     ("source", "error", "fragment"),
     [
         ("adult_features", SourceError, "must be an object"),
-        ({"table": "no_such_table"}, TableNotFound, "does not exist"),
-        ({"table": "adult_features; DROP TABLE x"}, InvalidIdentifier, "invalid table name"),
-        ({"table": "jobs_missing_age"}, ColumnNotFound, "'age'"),
-        ({"table": "adult_features", "id_column": "nope"}, ColumnNotFound, "'nope'"),
+        ({"table": "no_such_table"}, TableNotFoundError, "does not exist"),
+        ({"table": "adult_features; DROP TABLE x"}, InvalidIdentifierError, "invalid table name"),
+        ({"table": "jobs_missing_age"}, ColumnNotFoundError, "'age'"),
+        ({"table": "adult_features", "id_column": "nope"}, ColumnNotFoundError, "'nope'"),
         ({"table": "jobs_text_ids"}, SourceError, "need integer ids"),
         ({"table": "jobs_dup_ids"}, SourceError, "id 3 appears more than once"),
         ({"table": "jobs_empty"}, SourceError, "no rows to predict"),
         ({"table": "batch_jobs"}, SourceError, "skserve's own tables"),
         ({"ids": []}, SourceError, "non-empty list"),
         ({"ids": [1, "2", True]}, SourceError, "must be integers"),
-        ({"ids": [1, 2, 10_000_000]}, UnknownIds, "1 of 3 ids are not in"),
+        ({"ids": [1, 2, 10_000_000]}, UnknownIdsError, "1 of 3 ids are not in"),
         ({"id_range": [5, 1]}, SourceError, "is empty"),
         ({"id_range": [1]}, SourceError, "two integers"),
         ({"id_range": [10_000_000, 10_000_100]}, SourceError, "no rows to predict"),
@@ -74,7 +74,7 @@ def test_bad_chunk_sizes_are_refused(session, chunk_rows):
 
 
 def test_unknown_ids_are_listed(session):
-    with pytest.raises(UnknownIds) as raised:
+    with pytest.raises(UnknownIdsError) as raised:
         create(session, {"ids": [1, 99_999_999, 99_999_998]})
     assert raised.value.details == {"not_found": [99_999_998, 99_999_999], "not_found_count": 2}
 

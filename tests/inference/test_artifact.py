@@ -11,8 +11,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from inference.artifact import (
     ArtifactMetadata,
-    CorruptArtifact,
-    IncompatibleArtifact,
+    CorruptArtifactError,
+    IncompatibleArtifactError,
     ModelArtifact,
     load_artifact,
     save_artifact,
@@ -57,18 +57,18 @@ def test_refuses_artifact_from_other_versions(artifact, recorded, message):
     metadata = replace(
         original.metadata, library_versions={**original.metadata.library_versions, **recorded}
     )
-    with pytest.raises(IncompatibleArtifact, match=message):
+    with pytest.raises(IncompatibleArtifactError, match=message):
         load_artifact(data, metadata)
 
 
 def test_refuses_bytes_that_do_not_match_their_checksum(artifact):
     original, _ = artifact
     data, sha256 = save_artifact(original)
-    with pytest.raises(CorruptArtifact, match="sha256"):
+    with pytest.raises(CorruptArtifactError, match="sha256"):
         load_artifact(data[:-1] + b"x", original.metadata, sha256)
 
 
 def test_refuses_bytes_that_do_not_unpickle(artifact):
     original, _ = artifact
-    with pytest.raises(CorruptArtifact, match="does not unpickle"):
+    with pytest.raises(CorruptArtifactError, match="does not unpickle"):
         load_artifact(b"not a pickle", original.metadata)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from inference.schema import Feature, FeatureSchema
-from inference.validation import InvalidInput, validate_columns, validate_frame
+from inference.validation import InvalidInputError, validate_columns, validate_frame
 
 SCHEMA = FeatureSchema(
     (
@@ -69,20 +69,20 @@ def _without(*names):
     ],
 )
 def test_rejects_every_offending_feature(columns, expected):
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         validate_columns(SCHEMA, columns, 1)
     assert caught.value.details == expected
 
 
 def test_names_offending_rows_when_there_are_many():
     columns = {**{k: v * 3 for k, v in GOOD.items()}, "age": [30, "x", "y"]}
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         validate_columns(SCHEMA, columns, 3)
     assert caught.value.details == {"age": "expected a number, got 'x' (rows 1, 2)"}
 
 
 def test_column_length_mismatch_is_reported():
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         validate_columns(SCHEMA, {**GOOD, "age": [1, 2]}, 1)
     assert caught.value.details == {"age": "expected 1 values, got 2"}
 
@@ -120,3 +120,63 @@ def test_validates_dataframes_from_the_database():
     assert validated.n_rows == 2
     assert validated.columns["age"].tolist() == [39.0, 50.0]
     assert validated.to_frame().shape == (2, 4)
+
+
+def test_nested_values_are_named_per_feature():
+    columns = {
+        "age": [1, [2]],
+        "hours": np.array([1.0, 2.0]),
+        "workclass": ["Private", {"a": 1}],
+        "other": [[1], [2]],
+        "sex": ["Male", "Female"],
+    }
+    with pytest.raises(InvalidInputError) as caught:
+        validate_columns(SCHEMA, columns, 2)
+    assert caught.value.details == {
+        "age": "expected a single value, got an array (row 1)",
+        "workclass": "expected a single value, got an object (row 1)",
+    }
+
+
+class Listish(list):
+    """A list subclass: still a nested value."""
+
+
+@pytest.mark.parametrize(
+    ("values", "nested_row"),
+    [
+        ([1, 2.5, None, 3], None),
+        ([1, [2]], 1),
+        ([{"k": 1}, 2], 0),
+        ([1, 2, Listish([2])], 2),
+        ([np.float64(1.0), np.int64(2)], None),
+        (np.array([1, 2]), None),
+        ([[1, 2], [3]], 0),
+    ],
+    ids=["scalars", "list", "dict", "list-subclass", "numpy-scalars", "ndarray", "ragged"],
+)
+def test_nested_values_match_a_per_value_check(values, nested_row):
+    columns = {**{k: v * len(values) for k, v in GOOD.items()}, "hours": values}
+    if nested_row is None:
+        validate_columns(SCHEMA, columns, len(values))
+        return
+    with pytest.raises(InvalidInputError) as caught:
+        validate_columns(SCHEMA, columns, len(values))
+    problem = caught.value.details["hours"]
+    assert problem.startswith("expected a single value, got ")
+    assert problem.endswith(f" (row {nested_row})")
+
+
+@pytest.mark.parametrize("values", [[[1, 2], [3]], [["a"], ["b", "c"]], [{"a": 1}, ["b"]]])
+@pytest.mark.parametrize("feature", ["age", "sex"])
+def test_ragged_nested_lists_are_a_validation_error(feature, values):
+    with pytest.raises(InvalidInputError) as caught:
+        validate_columns(SCHEMA, {**{k: v * 2 for k, v in GOOD.items()}, feature: values}, 2)
+    assert caught.value.details[feature].startswith("expected a single value, got ")
+
+
+@pytest.mark.parametrize("values", [39, "39", {"a": 1}, None])
+def test_a_column_that_is_not_a_list_is_a_validation_error(values):
+    with pytest.raises(InvalidInputError) as caught:
+        validate_columns(SCHEMA, _with(age=values), 1)
+    assert caught.value.details == {"age": "expected a list of values, one per row"}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from db import jobs
 from db.tables import ChunkStatus, JobStatus
-from inference.validation import InvalidInput
+from inference.validation import InvalidInputError
 from tests.worker.helpers import (
     NO_WAIT,
     assert_exactly_once,
@@ -97,7 +97,7 @@ def test_canceling_twice_is_fine_but_an_ended_job_cannot_be_canceled(job_context
         assert jobs.cancel_job(session, job_id=job.id).status == JobStatus.CANCELED
     done = submit(job_context, source={"ids": [4]})
     run_chunk(job_context, done.id, 0)
-    with job_context.sessions() as session, pytest.raises(jobs.JobNotCancelable):
+    with job_context.sessions() as session, pytest.raises(jobs.JobNotCancelableError):
         jobs.cancel_job(session, job_id=done.id)
 
 
@@ -108,7 +108,7 @@ def test_rows_the_model_cannot_take_fail_the_job_at_once(job_context, feature_co
         connection.exec_driver_sql(f"UPDATE {table} SET age = 'old' WHERE id = 7")
     job = submit(job_context, source={"table": table}, chunk_rows=10)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInputError):
         run_chunk_with_retries(job_context, job.id, 0, intervals=(60.0,))  # no retry: permanent
 
     failed = get_job(job_context.engine, job.id)

@@ -109,3 +109,14 @@ def test_results_of_an_unknown_job(pg_url):
     result = skserve(pg_url, "jobs", "results", "nope", "--csv", "-")
     assert result.exit_code == 1
     assert "no batch job with id 'nope'" in result.output
+
+
+def test_list_refuses_an_unknown_status_and_shows_utc_times(pg_url):
+    bogus = CliRunner().invoke(
+        main, ["jobs", "list", "--status", "bogus"], env={"DATABASE_URL": pg_url}
+    )
+    listed = skserve(pg_url, "jobs", "list")
+    assert bogus.exit_code == 2 and "'bogus' is not one of" in bogus.output
+    assert "queued" in bogus.output and "Traceback" not in bogus.output
+    assert listed.exit_code == 0
+    assert all(line.endswith("UTC") for line in listed.output.splitlines() if line)

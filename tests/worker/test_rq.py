@@ -125,12 +125,12 @@ def test_worker_maintenance_resumes_abandoned_chunks_every_five_seconds(
 def test_a_job_whose_chunks_cannot_be_queued_fails_at_once(job_context):
     import redis
 
-    from worker.dispatch import QueueUnavailable
+    from worker.dispatch import QueueUnavailableError
 
     job = submit(job_context, source={"ids": [1]})
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
 
-    with pytest.raises(QueueUnavailable, match="the job queue is unavailable"):
+    with pytest.raises(QueueUnavailableError, match="the job queue is unavailable"):
         Dispatcher(job_context, unreachable).dispatch(job)
 
     failed = get_job(job_context.engine, job.id)
