@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from inference.schema import Feature, FeatureSchema, is_missing
+from inference.json_values import is_missing
+from inference.schema import Feature, FeatureSchema
 
 MAX_LISTED = 5
 

@@ -24,10 +24,13 @@ from api.request_ids import current_request_id
 from api.services import services
 from api.usage import build_usage
 from db.entities import InvalidEntityId
-from inference.predict import LoadedModel, PredictionResult, predict_validated
+from inference.model import LoadedModel
+from inference.predict import PredictionResult, predict_validated
 from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)
+# What the prediction log keeps of a response; "protocol" is set by the V2 and MLflow layers.
+LOGGED_OUTPUTS = ("predictions", "probabilities", "ids", "protocol")
 
 
 def recorded(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -57,7 +60,7 @@ def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
             rows=rows,
             latency_ms=latency_ms,
             inputs=g.pop("prediction_inputs", None),
-            outputs={k: body[k] for k in ("predictions", "probabilities", "ids") if k in body},
+            outputs={k: body[k] for k in LOGGED_OUTPUTS if k in body},
         )
 
 

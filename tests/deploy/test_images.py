@@ -20,7 +20,7 @@ from tests.deploy.files import (
 
 EXPECTED_CMD = {"api": ["skserve", "api"], "worker": ["skserve", "worker"]}
 ARG_DEFAULT = re.compile(r"^ARG\s+(\w+)=(\S+)", re.MULTILINE)
-SOURCE_DIRS = ("api", "db", "inference", "skserve", "trainer", "worker")
+SOURCE_DIRS = ("api", "db", "inference", "settings", "skserve", "trainer", "worker")
 
 
 def base_images(name: str) -> set[str]:
