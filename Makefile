@@ -41,5 +41,5 @@ wheelhouse: $(RUNTIME)
 		-r requirements-dev.lock -r deploy/build.lock
 
 # Builds the images, runs the compose stack for real, drives and breaks it, tears it down.
-compose-check:
+compose-check: $(DEV)
 	bash deploy/compose-check.sh
