@@ -53,6 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)
+    if settings.console:
+        from api.console import bp as console_bp
+
+        app.register_blueprint(console_bp)
     return app
 
 
@@ -98,7 +102,9 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         watcher=watcher,
         default_model=default_model,
         prediction_log=PredictionLogger(
-            settings.database_url, sample=settings.prediction_log_sample
+            settings.database_url,
+            sample=settings.prediction_log_sample,
+            max_bytes=settings.prediction_log_buffer_bytes,
         ),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
     )

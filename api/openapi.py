@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.protocols.docs import PROTOCOL_PATHS, V2_ERROR_SCHEMA
+
 ERROR_CODES = {
     400: "INVALID_JSON, INVALID_BODY, INVALID_VERSION, INVALID_ID, NO_FEATURE_TABLE",
     401: "UNAUTHORIZED (no admin token)",
@@ -436,9 +438,9 @@ def build_openapi(version: str) -> dict[str, Any]:
             "description": "Serve scikit-learn pipelines: online predictions, predictions by "
             "id, batch jobs and a model registry. Every error is {error_code, message, details}.",
         },
-        "paths": PATHS,
+        "paths": {**PATHS, **PROTOCOL_PATHS},
         "components": {
-            "schemas": {"Error": error},
+            "schemas": {"Error": error, "V2Error": V2_ERROR_SCHEMA},
             "responses": {
                 f"E{status}": {
                     "description": codes,

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from api.errors import APIError
+from api.protocols.docs import PROTOCOL_ENDPOINTS, protocol_examples
 from api.services import Services
 from db import registry
 from inference.model import LoadedModel
@@ -75,7 +76,7 @@ def build_usage(svc: Services, base_url: str) -> dict[str, Any]:
     return {
         "service": "skserve",
         "default_model": default,
-        "endpoints": ENDPOINTS,
+        "endpoints": {**ENDPOINTS, **PROTOCOL_ENDPOINTS},
         "input_formats": INPUT_FORMATS,
         "response": '{"model", "version", "predictions", "probabilities" (classifiers), '
         '"warnings" (if any), "ids" and "not_found" (id input)}',
@@ -111,6 +112,7 @@ def model_usage(svc: Services, model: LoadedModel, base: str, default: bool) -> 
     if entity_id is not None:
         examples["ids"] = post + shlex.quote(json.dumps({"ids": [entity_id]}))
         examples["entity"] = f"curl -s {base}/models/{model.name}/entities/{entity_id}/prediction"
+    examples.update(protocol_examples(model.name, row, base, default))
     if default:
         examples["seed_record"] = examples["record"].replace(url, f"{base}/predict")
         examples["seed_query"] = "curl -s " + shlex.quote(f"{base}/?{_query(row)}")

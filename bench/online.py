@@ -48,6 +48,7 @@ from bench.harness import (  # noqa: E402
     wait_ready,
     wrk_version,
 )
+from bench.protocols import render_protocols, run_protocols  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "adult.toml"
 CONNECTIONS = (1, 8, 32)
@@ -66,6 +67,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None, help="per cell [5; quick 2]")
     parser.add_argument("--passes", type=int, default=None, help="of key cells [3; quick 1]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers [2]")
+    parser.add_argument(
+        "--protocols-only",
+        action="store_true",
+        help="only the V2 infer and /invocations rows against the native route (fast path)",
+    )
     parser.add_argument(
         "--json",
         default=str(Path(__file__).resolve().parent / "results" / "online.json"),
@@ -380,9 +386,12 @@ def main() -> None:
     log("measuring the in-process baseline")
     baseline = measure_in_process(args.database_url, spec.name, payloads, args.quick)
     servers: list[ApiServer] = []
+    if args.protocols_only:
+        return main_protocols(args, wrk, payloads, started)
     try:
         start_servers(args, servers)
         cells = run_matrix(args, wrk, servers, payloads)
+        protocols = measure_protocols(args, wrk, servers[0], payloads)
         rss = worker_rss(servers)
         fast_server = servers[0]
     finally:
@@ -405,6 +414,7 @@ def main() -> None:
         "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
     }
     print(render_table(cells, baseline, rss, targets, meta))
+    print("\n" + render_protocols(protocols))
     results = {
         "meta": meta,
         "cells": [
@@ -413,8 +423,32 @@ def main() -> None:
         "in_process": baseline,
         "rss_mb": rss,
         "targets": targets,
+        "protocols": [{"route": r, "rows": n, **v} for (r, n), v in protocols.items()],
     }
     write_json(args.json, results)
+
+
+def measure_protocols(args: argparse.Namespace, wrk: str, server: ApiServer, payloads: dict):
+    """V2 infer and /invocations beside the native route on the fast-path server."""
+    log("protocol rows: native, V2 infer and /invocations at 8 clients")
+    return run_protocols(wrk, server.url, payloads, seconds=args.seconds, passes=args.passes)
+
+
+def main_protocols(args: argparse.Namespace, wrk: str, payloads: dict, started) -> None:
+    """--protocols-only: one fast-path API, the protocol rows, their table."""
+    servers: list[ApiServer] = []
+    try:
+        start_servers(args, servers)
+        protocols = measure_protocols(args, wrk, servers[0], payloads)
+    finally:
+        for server in servers:
+            server.stop()
+    delete_logged_predictions(args.database_url, started)
+    print(render_protocols(protocols))
+    write_json(
+        args.json.replace("online.json", "protocols.json"),
+        {"protocols": [{"route": r, "rows": n, **v} for (r, n), v in protocols.items()]},
+    )
 
 
 if __name__ == "__main__":

@@ -1,63 +1,112 @@
 """The online prediction log, written off the request path in batches.
 
-A request appends its entry to an in-memory deque (atomic, wakes nobody); one daemon thread
-writes what has piled up to `prediction_log` every `flush_seconds`. A slow or failing database
-therefore never fails or slows a prediction, and memory stays bounded: when `capacity` entries
-are waiting, new ones are dropped and counted.
+Stored format (table `prediction_log`, one row per answered request; read it with SQL):
+
+- `logged_at` (timestamp with time zone), `model_name`, `model_version`, `request_id` (the
+  `X-Request-ID` echoed to the client), `rows` (rows predicted), `latency_ms`.
+- `inputs` (PostgreSQL `json`): the predicted rows column by column, ``{"<feature>": [value of
+  row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings as strings, missing,
+  NaN and infinite values as null. Every array has `rows` elements; row ``i`` of the request is
+  element ``i`` (0-based) of every array, which with `request_id` identifies a prediction for
+  feedback. Null when the request's inputs were too large to keep (see below).
+- `outputs` (`json`): ``{"predictions": [...], "probabilities": {"<class>": [...], ...},
+  "ids": [...]}`` in the same row order: `probabilities` for classifiers only, one array per
+  class label (as text); `ids` only for predictions by entity id.
+
+Per-feature aggregates over a window, for example::
+
+    SELECT v.value::float AS age, l.request_id, v.idx - 1 AS row_index
+    FROM prediction_log AS l,
+         json_array_elements_text(l.inputs -> 'age') WITH ORDINALITY AS v(value, idx)
+    WHERE l.model_name = 'adult' AND l.logged_at >= now() - interval '1 hour';
+
+(`json_array_elements_text(l.outputs -> 'probabilities' -> '>50K')` likewise; on SQLite,
+`json_each`.) Text is always valid: NUL characters are removed and lone surrogates replaced,
+so no JSON function fails on a stored value; in an entry averaging more than 128 bytes per
+value, strings are cut to 256 characters (ending in "…").
+
+A request encodes its entry (orjson, in C) and appends it to a deque; one daemon thread writes
+what has piled up every `flush_seconds` with COPY. A slow or failing database therefore never
+fails or slows a prediction, and memory stays bounded in bytes: while `max_bytes` of encoded
+entries wait, new ones are dropped and counted, and an entry larger than `max_entry_bytes`
+keeps its outputs but not its inputs.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import random
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from db.copy_io import copy_rows
-from db.engine import is_postgres, make_engine
+from db.engine import make_engine
+from db.log_encoding import encode_columns
 from db.tables import prediction_log
-from inference.json_values import json_safe
 
 log = logging.getLogger(__name__)
+
+COLUMNS = [
+    "logged_at",
+    "model_name",
+    "model_version",
+    "request_id",
+    "rows",
+    "latency_ms",
+    "inputs",
+    "outputs",
+]
+ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two strings
 
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One online prediction request."""
+    """One online prediction request, its inputs and outputs already encoded as JSON text."""
 
+    logged_at: datetime
     model_name: str
     model_version: int
     request_id: str | None
     rows: int
     latency_ms: float
-    inputs: Any
-    outputs: Any
-    logged_at: datetime
+    inputs: str | None
+    outputs: str
+
+    @property
+    def size(self) -> int:
+        """Approximate bytes this entry holds while it waits."""
+        return ENTRY_OVERHEAD + len(self.inputs or "") + len(self.outputs)
+
+    def values(self) -> tuple[Any, ...]:
+        """The row in COLUMNS order."""
+        return tuple(getattr(self, name) for name in COLUMNS)
 
 
 class PredictionLogger:
-    """Buffers entries and writes them in batches from a background thread."""
+    """Buffers encoded entries and writes them in batches from a background thread."""
 
     def __init__(
         self,
         database_url: str,
         *,
         sample: float = 1.0,
-        capacity: int = 10_000,
+        max_bytes: int = 16 * 2**20,
+        max_entry_bytes: int = 4 * 2**20,
         batch_size: int = 500,
         flush_seconds: float = 0.25,
     ) -> None:
-        # Its own small pool, whose JSON serialiser handles numpy values and NaN quickly.
-        self._engine: Engine = make_engine(database_url, json_serializer=dumps, pool_size=1)
+        self._engine: Engine = make_engine(database_url, pool_size=1)
         self._sample = sample
         self._pending: collections.deque[LogEntry] = collections.deque()
-        self._capacity = capacity
+        self._pending_bytes = 0
+        self._lock = threading.Lock()  # guards _pending_bytes and the counters
+        self._max_bytes = max_bytes
+        self._max_entry_bytes = max_entry_bytes
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._stop = threading.Event()
@@ -65,25 +114,69 @@ class PredictionLogger:
         self.dropped = 0
         self.written = 0
         self.failed_batches = 0
+        self.inputs_left_out = 0
 
-    def log(self, **fields: Any) -> bool:
-        """Queue one entry (subject to sampling); False when sampled out or dropped."""
+    def log(
+        self,
+        *,
+        model_name: str,
+        model_version: int,
+        request_id: str | None,
+        rows: int,
+        latency_ms: float,
+        inputs: dict[str, Any] | None,
+        outputs: dict[str, Any],
+    ) -> bool:
+        """Encode and queue one entry (subject to sampling); False when sampled out or dropped."""
         if self._sample < 1.0 and random.random() >= self._sample:
             return False
-        if len(self._pending) >= self._capacity:
-            self.dropped += 1
-            return False
+        entry = LogEntry(
+            datetime.now(UTC),
+            model_name,
+            model_version,
+            request_id,
+            rows,
+            latency_ms,
+            self._encode_inputs(inputs, rows),
+            encode_columns(outputs, rows * max(len(outputs), 1)),
+        )
+        return self._enqueue(entry)
+
+    def _encode_inputs(self, inputs: dict[str, Any] | None, rows: int) -> str | None:
+        if inputs is None:
+            return None
+        encoded = encode_columns(inputs, rows * max(len(inputs), 1))
+        if len(encoded) > self._max_entry_bytes:
+            with self._lock:
+                self.inputs_left_out += 1
+            return None
+        return encoded
+
+    def _enqueue(self, entry: LogEntry) -> bool:
+        size = entry.size
+        with self._lock:
+            if self._pending_bytes + size > self._max_bytes:
+                self.dropped += 1
+                return False
+            self._pending_bytes += size
         self._ensure_started()
-        self._pending.append(LogEntry(logged_at=datetime.now(UTC), **fields))
+        self._pending.append(entry)
         return True
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of entries waiting to be written."""
+        return self._pending_bytes
 
     def _ensure_started(self) -> None:
         # Started lazily so a gunicorn worker (forked after app creation) owns its thread.
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="skserve-prediction-log", daemon=True
-            )
-            self._thread.start()
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="skserve-prediction-log", daemon=True
+                    )
+                    self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self._flush_seconds):
@@ -96,12 +189,15 @@ class PredictionLogger:
             batch.append(self._pending.popleft())
         if not batch:
             return 0
+        with self._lock:
+            self._pending_bytes -= sum(entry.size for entry in batch)
         try:
             with self._engine.begin() as conn:
-                _write(conn, batch)
+                copy_rows(conn, prediction_log.name, COLUMNS, (e.values() for e in batch))
         except Exception:  # the database may be down: drop this batch, keep serving
-            self.failed_batches += 1
-            self.dropped += len(batch)
+            with self._lock:
+                self.failed_batches += 1
+                self.dropped += len(batch)
             log.warning("could not write %d prediction log rows", len(batch), exc_info=True)
             return 0
         self.written += len(batch)
@@ -119,33 +215,3 @@ class PredictionLogger:
             self._thread.join(timeout=self._flush_seconds + 5)
         self.drain()
         self._engine.dispose()
-
-
-SCALARS = ["logged_at", "model_name", "model_version", "request_id", "rows", "latency_ms"]
-
-
-def _write(conn: Connection, batch: list[LogEntry]) -> None:
-    # COPY on PostgreSQL: a 100-row request's entry carries ~20 kB of JSON, which an INSERT
-    # (parameter quoting, statement building) took ~1.7 ms of the API worker's CPU to send.
-    if is_postgres(conn):
-        rows = (
-            [getattr(entry, name) for name in SCALARS] + [dumps(entry.inputs), dumps(entry.outputs)]
-            for entry in batch
-        )
-        copy_rows(conn, prediction_log.name, [*SCALARS, "inputs", "outputs"], rows)
-    else:
-        conn.execute(prediction_log.insert(), [asdict(entry) for entry in batch])
-
-
-def dumps(value: Any) -> str:
-    """JSON for the log's columns: numpy values as plain ones, NaN and infinities as null."""
-    try:
-        return json.dumps(value, allow_nan=False, default=_numpy)
-    except ValueError:  # a NaN or infinity somewhere: take the slow, careful path
-        return json.dumps(json_safe(value), allow_nan=False)
-
-
-def _numpy(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

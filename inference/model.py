@@ -67,15 +67,26 @@ def enable_fast_path(model: LoadedModel) -> None:
 
 
 def compile_fast_path(model: LoadedModel) -> tuple[object | None, str]:
-    """Compile the model's preprocessing and check it against scikit-learn on its sample."""
+    """Compile the model's preprocessing and check it against scikit-learn on its sample.
+
+    Without stored sample rows (registered or uploaded pipelines) the rows are built from what
+    the fitted pipeline knows: every fitted category, values spread around fitted statistics.
+    """
     from inference.fastpath import try_compile
+    from inference.fastpath.synthetic import synthetic_rows
 
     schema = model.schema
     numeric = [f.name for f in schema.features if f.kind == "numeric"]
     categorical = [f.name for f in schema.features if f.kind == "categorical"]
     sample = pd.DataFrame(model.artifact.metadata.sample, columns=schema.names)
-    if sample.empty:
-        return None, "no sample rows stored with the model to check parity on"
+    built = sample.empty
+    if built:
+        try:
+            sample = synthetic_rows(model.artifact.pipeline, schema)
+        except Exception as error:  # the fitted pipeline did not say enough: serve it as is
+            return None, f"no sample rows stored, and none could be built: {error}"[:300]
     compiled, reason = try_compile(model.artifact.pipeline, sample, categorical, numeric)
+    if built and compiled is not None:
+        reason += "; parity rows built from the fitted pipeline (no sample stored)"
     log.info("model %s v%s fast path: %s", model.name, model.version, reason)
     return compiled, reason

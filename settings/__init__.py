@@ -27,10 +27,12 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     batch_chunk_rows: int = 50_000
     prediction_log_sample: float = 1.0
+    prediction_log_buffer_bytes: int = 16 * 2**20
     model_poll_seconds: float = 1.0
     log_level: str = "INFO"
     log_format: str = "json"
     fast_path: bool = True
+    console: bool = True  # the web console at /ui/
     db_connect_timeout: float = 3.0
     db_statement_timeout: float = 5.0
     db_pool_timeout: float = 2.0
@@ -108,10 +110,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
         batch_chunk_rows=_int(env, "BATCH_CHUNK_ROWS", defaults.batch_chunk_rows),
         prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", 1.0, 0.0, 1.0),
+        prediction_log_buffer_bytes=_int(
+            env, "PREDICTION_LOG_BUFFER_BYTES", defaults.prediction_log_buffer_bytes, 2**16
+        ),
         model_poll_seconds=_float(env, "MODEL_POLL_SECONDS", 1.0, 0.05, 60.0),
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
         fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
+        console=_bool(env, "CONSOLE", defaults.console),
         db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 3.0, 1.0, 600.0),
         db_statement_timeout=_float(env, "DB_STATEMENT_TIMEOUT", 5.0, 0.1, 3600.0),
         db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 2.0, 0.1, 600.0),

@@ -8,7 +8,6 @@ chunk. SIGTERM is RQ's warm shutdown: the current chunk finishes, then the worke
 from __future__ import annotations
 
 import importlib
-import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -136,38 +135,39 @@ def run_worker(
     preload(context)
     connection = make_redis(settings.redis_url)
     worked, level = False, settings.log_level
-    for attempt in itertools.count():
-        worker = BatchWorker(
-            [Queue(queue, connection=connection) for queue in queues],
-            connection=connection,
-            name=name if attempt == 0 else None,
-            context=context,
-            intervals=intervals,
-        )
+    last: BatchWorker | None = None  # the worker whose signal handlers are installed
+    while True:
         try:
+            worker = BatchWorker(  # registers with Redis, so it may fail too
+                [Queue(queue, connection=connection) for queue in queues],
+                connection=connection,
+                name=name if last is None else None,
+                context=context,
+                intervals=intervals,
+            )
+            last = worker
             worked |= worker.work(burst=burst, with_scheduler=True, logging_level=level)
-        except redis.RedisError as exc:  # raised by RQ's teardown once Redis is gone
-            log.warning("worker %s lost Redis: %s", worker.name, exc)
-        if burst or worker.stop_requested:
+        except redis.RedisError as exc:  # RQ's teardown raises it once Redis is gone
+            log.warning("lost Redis: %s", exc)
+        if burst or (last is not None and last.stop_requested):
             return worked
         try:
-            if not wait_for_redis(connection, worker):
+            if not wait_for_redis(connection, last):
                 return worked
         except StopRequested:  # SIGTERM while waiting: RQ's handler raises it when idle
             return worked
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def wait_for_redis(connection: Any, worker: BatchWorker) -> bool:
+def wait_for_redis(connection: Any, worker: BatchWorker | None) -> bool:
     """Ping Redis with backoff until it answers (True) or a stop is requested (False)."""
     delay, longest = RECONNECT_SECONDS
-    while not worker.stop_requested:
+    while not (worker is not None and worker.stop_requested):
+        time.sleep(delay)  # also paces restarts when RQ quits for another reason
         try:
             connection.ping()
         except redis.RedisError as exc:
-            log.warning("Redis is unavailable (%s); retrying in %.0f s", exc, delay)
-            time.sleep(delay)
             delay = min(delay * 2, longest)
+            log.warning("Redis is unavailable (%s); retrying in %.0f s", exc, delay)
             continue
         log.info("Redis is back; taking jobs again")
         return True

@@ -7,8 +7,9 @@ MLflow accepts a JSON object with exactly one of `dataframe_split`, `dataframe_r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from api.codecs import (
     CSV_TYPES,
@@ -74,24 +75,22 @@ def decode_scoring(
 
 def _rows(field: str, value: Any, model: LoadedModel, max_rows: int) -> Rows:
     if field.startswith("dataframe_"):
-        decoded = decode_payload({field: value}, max_rows=max_rows)
-        assert isinstance(decoded, Rows)  # these envelopes never carry ids
-        return decoded
+        return _native(field, value, max_rows)
     if isinstance(value, dict):
-        return _as_rows(decode_payload({"data": value}, max_rows=max_rows))
+        return _native("data", value, max_rows)
     if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
         return _ordered_rows(value, model.schema.names, field, max_rows)
     if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-        return _as_rows(decode_payload({"records": value}, max_rows=max_rows))
+        return _native("records", value, max_rows)
     raise InvalidBody(
         f'"{field}" must be a non-empty array of records, an array of rows in the model\'s '
         'feature order, or an object of columns {"feature": [values]}'
     )
 
 
-def _as_rows(decoded: Any) -> Rows:
-    assert isinstance(decoded, Rows)  # "data" and "records" never carry ids
-    return decoded
+def _native(envelope: str, value: Any, max_rows: int) -> Rows:
+    """Rows decoded by the native codec (these envelopes never carry entity ids)."""
+    return cast(Rows, decode_payload({envelope: value}, max_rows=max_rows))
 
 
 def _ordered_rows(rows: list[list], names: list[str], field: str, max_rows: int) -> Rows:
@@ -123,5 +122,5 @@ def encode_scoring(result: PredictionResult, method: str) -> dict[str, Any]:
     """MLflow's response: `{"predictions": [...]}`, class probabilities as rows of lists."""
     if method == "predict_proba" and result.probabilities is not None:
         rows = result.probabilities.tolist()
-        return {"predictions": [[p if p == p else None for p in row] for row in rows]}
+        return {"predictions": [[p if math.isfinite(p) else None for p in row] for row in rows]}
     return {"predictions": result.prediction_list()}

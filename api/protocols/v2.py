@@ -10,7 +10,8 @@ from flask import Blueprint, Response, jsonify, request
 from api import errors
 from api.codecs import parse_json
 from api.protocols.core import native_error, predict_logged, server_version
-from api.protocols.v2_codec import decode_infer, encode_infer, model_metadata
+from api.protocols.v2_codec import decode_infer
+from api.protocols.v2_responses import encode_infer, model_metadata
 from api.routes.health import check_database, check_default_model
 from api.services import services
 from db import registry

@@ -1,4 +1,4 @@
-"""Open Inference Protocol (V2) bodies <-> feature columns and prediction results.
+"""Open Inference Protocol (V2) infer requests -> feature columns (responses: v2_responses.py).
 
 Two request layouts are read: one tensor per feature (MLServer's pandas codec, `content_type:
 "pd"`; shape `[n]` or `[n, 1]`), or one 2-D tensor `[n, k]` whose columns are named by
@@ -14,8 +14,8 @@ from typing import Any
 
 from api.codecs import Rows, check_rows
 from api.errors import InvalidBody
+from api.protocols.v2_responses import output_names
 from inference.model import LoadedModel
-from inference.predict import PredictionResult
 
 NUMERIC = {
     **{f"INT{bits}": int for bits in (8, 16, 32, 64)},
@@ -23,7 +23,21 @@ NUMERIC = {
     **{f"FP{bits}": float for bits in (16, 32, 64)},
 }
 DATATYPES = (*NUMERIC, "BOOL", "BYTES")
-OUTPUTS = ("predict", "predict_proba")
+# The JSON value types (exactly what json.loads yields) each datatype holds; null means missing.
+NULL = type(None)
+ALLOWED = {
+    **{
+        dt: frozenset({int, NULL} if kind is int else {int, float, NULL})
+        for dt, kind in NUMERIC.items()
+    },
+    "BOOL": frozenset({bool, NULL}),
+    "BYTES": frozenset({str, NULL}),
+}
+EXPECTED = {
+    **{dt: "integers" if kind is int else "numbers" for dt, kind in NUMERIC.items()},
+    "BOOL": "true or false",
+    "BYTES": "strings",
+}
 
 
 @dataclass(frozen=True)
@@ -47,11 +61,11 @@ def decode_infer(payload: Any, model: LoadedModel, *, max_rows: int) -> InferReq
         raise InvalidBody('"inputs" must be a non-empty array of {name, shape, datatype, data}')
     inputs = [_tensor(t, i) for i, t in enumerate(tensors)]
     _unique([t.name for t in inputs], "inputs")
-    rows = _rows(inputs, model.schema.names, max_rows)
+    rows = _rows(inputs, model.schema.names, set(model.schema.by_name), max_rows)
     return InferRequest(rows, request_id, _requested_outputs(payload.get("outputs"), model))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a setattr call per field
 class _Tensor:
     name: str
     shape: list[int]
@@ -67,7 +81,7 @@ def _tensor(raw: Any, index: int) -> _Tensor:
     if not isinstance(name, str) or not name:
         raise InvalidBody(f'input {index} needs a "name" string')
     shape = raw.get("shape")
-    if not isinstance(shape, list) or not shape or not all(_dimension(d) for d in shape):
+    if not isinstance(shape, list) or not shape or not _dimensions(shape):
         raise InvalidBody(
             f'input {name!r}: "shape" must be an array of non-negative integers, got {shape!r}'
         )
@@ -82,8 +96,8 @@ def _tensor(raw: Any, index: int) -> _Tensor:
     return _Tensor(name, shape, datatype, _typed(values, datatype, name), _columns(raw, name))
 
 
-def _dimension(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _dimensions(shape: list[Any]) -> bool:
+    return set(map(type, shape)) == {int} and min(shape) >= 0
 
 
 def _columns(raw: dict, name: str) -> list[str] | None:
@@ -104,7 +118,7 @@ def _flatten(data: Any, shape: list[int], name: str) -> list[Any]:
     if not isinstance(data, list):
         raise InvalidBody(f'input {name!r}: "data" must be an array, got {type(data).__name__}')
     size = math.prod(shape)
-    if not any(isinstance(v, list) for v in data):
+    if list not in set(map(type, data)):
         if len(data) != size:
             raise InvalidBody(
                 f"input {name!r}: shape {shape} holds {size} value(s) but data has {len(data)}",
@@ -134,29 +148,20 @@ def _walk(item: Any, shape: list[int], depth: int, name: str, out: list[Any]) ->
 
 def _typed(values: list[Any], datatype: str, name: str) -> list[Any]:
     """Check each value against the datatype; BOOL becomes 0/1 so numeric features take it."""
-    if datatype == "BYTES":
-        wrong = [v for v in values if v is not None and not isinstance(v, str)]
-        expected = "strings"
-    elif datatype == "BOOL":
-        wrong = [v for v in values if v is not None and not isinstance(v, bool)]
-        expected = "true or false"
-        values = values if wrong else [v if v is None else int(v) for v in values]
-    else:
-        kinds = (int,) if NUMERIC[datatype] is int else (int, float)
-        wrong = [
-            v for v in values if v is not None and (isinstance(v, bool) or not isinstance(v, kinds))
-        ]
-        expected = "integers" if kinds == (int,) else "numbers"
-    if wrong:
+    allowed = ALLOWED[datatype]
+    if not set(map(type, values)) <= allowed:  # one set per tensor instead of a test per value
+        wrong = next(v for v in values if type(v) not in allowed)
         raise InvalidBody(
-            f"input {name!r}: datatype {datatype} holds {expected}, got {wrong[0]!r}",
+            f"input {name!r}: datatype {datatype} holds {EXPECTED[datatype]}, got {wrong!r}",
             {"input": name, "datatype": datatype},
         )
+    if datatype == "BOOL":
+        return [v if v is None else int(v) for v in values]
     return values
 
 
-def _rows(inputs: list[_Tensor], features: list[str], max_rows: int) -> Rows:
-    matrix = [t for t in inputs if t.columns is not None or _is_matrix(t, features)]
+def _rows(inputs: list[_Tensor], features: list[str], known: set[str], max_rows: int) -> Rows:
+    matrix = [t for t in inputs if t.columns is not None or _is_matrix(t, known)]
     if matrix:
         if len(inputs) > 1:
             raise InvalidBody(
@@ -164,7 +169,7 @@ def _rows(inputs: list[_Tensor], features: list[str], max_rows: int) -> Rows:
                 {"inputs": [t.name for t in inputs]},
             )
         return _matrix_rows(matrix[0], features, max_rows)
-    unknown = [t.name for t in inputs if t.name not in features]
+    unknown = [t.name for t in inputs if t.name not in known]
     if unknown:
         raise InvalidBody(
             f"unknown input(s) {', '.join(map(repr, unknown))}; the model's inputs are "
@@ -189,8 +194,8 @@ def _rows(inputs: list[_Tensor], features: list[str], max_rows: int) -> Rows:
     return Rows({t.name: t.values for t in inputs}, n_rows)
 
 
-def _is_matrix(tensor: _Tensor, features: list[str]) -> bool:
-    return tensor.name not in features and len(tensor.shape) == 2 and tensor.shape[1] != 1
+def _is_matrix(tensor: _Tensor, known: set[str]) -> bool:
+    return tensor.name not in known and len(tensor.shape) == 2 and tensor.shape[1] != 1
 
 
 def _matrix_rows(tensor: _Tensor, features: list[str], max_rows: int) -> Rows:
@@ -209,6 +214,8 @@ def _matrix_rows(tensor: _Tensor, features: list[str], max_rows: int) -> Rows:
 
 
 def _unique(names: list[str], where: str) -> None:
+    if len(set(names)) == len(names):
+        return
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InvalidBody(f"{where} names {', '.join(map(repr, repeated))} more than once")
@@ -229,84 +236,3 @@ def _requested_outputs(raw: Any, model: LoadedModel) -> list[str] | None:
             {"unknown_outputs": unknown, "outputs": available},
         )
     return list(dict.fromkeys(names))
-
-
-def output_names(model: LoadedModel) -> list[str]:
-    """The outputs a model can return: predict, plus predict_proba for classifiers."""
-    return list(OUTPUTS) if model.classes is not None else ["predict"]
-
-
-def encode_infer(
-    model: LoadedModel, result: PredictionResult, request: InferRequest
-) -> dict[str, Any]:
-    """The infer response: `predict` ([n]) and, for classifiers, `predict_proba` ([n, k])."""
-    wanted = request.outputs or output_names(model)
-    predictions = result.prediction_list()
-    outputs = []
-    if "predict" in wanted:
-        outputs.append(tensor("predict", [len(predictions)], _datatype(predictions), predictions))
-    if "predict_proba" in wanted and result.probabilities is not None:
-        probabilities = result.probabilities
-        values = [p if math.isfinite(p) else None for p in probabilities.ravel().tolist()]
-        classes = [str(c) for c in model.classes or []]
-        outputs.append(
-            tensor("predict_proba", list(probabilities.shape), "FP64", values, classes=classes)
-        )
-    body: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version)}
-    if request.request_id is not None:
-        body["id"] = request.request_id
-    if result.warnings:
-        body["parameters"] = {"warnings": result.warnings}
-    body["outputs"] = outputs
-    return body
-
-
-def tensor(
-    name: str, shape: list[int], datatype: str, data: list[Any], **parameters: Any
-) -> dict[str, Any]:
-    """One output tensor."""
-    out: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
-    if parameters:
-        out["parameters"] = parameters
-    out["data"] = data
-    return out
-
-
-def _datatype(values: list[Any]) -> str:
-    kinds = {type(v) for v in values if v is not None}
-    if kinds <= {bool}:
-        return "BOOL" if kinds else "FP64"
-    if kinds <= {int}:
-        return "INT64"
-    if kinds <= {int, float}:
-        return "FP64"
-    return "BYTES"
-
-
-def model_metadata(model: LoadedModel, versions: list[int]) -> dict[str, Any]:
-    """Model metadata: one input tensor per feature (FP64 or BYTES, shape [-1]) and the outputs."""
-    inputs = [
-        {
-            "name": f.name,
-            "datatype": "FP64" if f.kind == "numeric" else "BYTES",
-            "shape": [-1],
-        }
-        for f in model.schema.features
-    ]
-    classes = model.classes
-    predict_type = "FP64" if classes is None else _datatype(list(classes))
-    outputs = [{"name": "predict", "datatype": predict_type, "shape": [-1]}]
-    if classes is not None:
-        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]})
-    return {
-        "name": model.name,
-        "versions": [str(v) for v in versions],
-        "platform": "sklearn",
-        "inputs": inputs,
-        "outputs": outputs,
-        "parameters": {
-            "content_type": "pd",
-            "version": str(model.version),
-            **({"classes": [str(c) for c in classes]} if classes is not None else {}),
-        },
-    }

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, g, request
 
 from api import errors
@@ -29,8 +30,6 @@ from inference.predict import PredictionResult, predict_validated
 from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)
-# What the prediction log keeps of a response; "protocol" is set by the V2 and MLflow layers.
-LOGGED_OUTPUTS = ("predictions", "probabilities", "ids", "protocol")
 
 
 def recorded(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -60,8 +59,27 @@ def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
             rows=rows,
             latency_ms=latency_ms,
             inputs=g.pop("prediction_inputs", None),
-            outputs={k: body[k] for k in LOGGED_OUTPUTS if k in body},
+            outputs=logged_outputs(body),
         )
+
+
+def logged_outputs(body: dict[str, Any]) -> dict[str, Any]:
+    """The outputs stored for a request: its result's columns, and the protocol it came by."""
+    outputs = g.pop("prediction_outputs", None) or {"predictions": body["predictions"]}
+    if "protocol" in body:
+        outputs["protocol"] = body["protocol"]
+    return outputs
+
+
+def output_columns(result: PredictionResult, ids: list[Any] | None = None) -> dict[str, Any]:
+    """The prediction log's `outputs`: predictions, probabilities per class, ids, row by row."""
+    outputs: dict[str, Any] = {"predictions": result.predictions}
+    if result.probabilities is not None and result.classes is not None:
+        by_class = np.ascontiguousarray(result.probabilities.T)
+        outputs["probabilities"] = dict(zip(map(str, result.classes), by_class, strict=False))
+    if ids is not None:
+        outputs["ids"] = ids
+    return outputs
 
 
 @bp.post("/models/<name>/predict")
@@ -141,7 +159,9 @@ def predict_rows(model: LoadedModel, rows: Rows) -> PredictionResult:
             "`details` says; GET /usage describes the expected features",
             problems,
         )
-    return predict_validated(model, validated)
+    result = predict_validated(model, validated)
+    g.prediction_outputs = output_columns(result)
+    return result
 
 
 def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
@@ -161,4 +181,5 @@ def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
             {"not_found": unknown},
         )
     result = predict_rows(model, Rows(found.columns, found.n_rows))
+    g.prediction_outputs = output_columns(result, found.ids)
     return encode_entities(model, ids, found.ids, result)

@@ -40,6 +40,7 @@ try:  # private, so allowed to vanish: then GradientBoosting is asked through it
     from sklearn.ensemble._gradient_boosting import predict_stages
 except ImportError:  # pragma: no cover - only on scikit-learn releases not in DECISION_VERIFIED
     _init_raw_predictions = predict_stages = None
+from scipy import sparse
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 Outputs = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]
@@ -61,10 +62,20 @@ def _argmax_of_proba(estimator: Any, matrix: Any) -> tuple[np.ndarray, np.ndarra
     return estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
 
 
-def _decision_function(estimator: Any, matrix: np.ndarray) -> np.ndarray:
-    """``estimator.decision_function(matrix)`` for a dense matrix, without re-validating it."""
+def _float32(matrix: Any) -> Any:
+    # What validate_data hands the trees: C-ordered float32, or float32 CSR for sparse input
+    # (predict_stages walks the CSR matrix itself, as the estimator does).
+    if sparse.issparse(matrix):
+        features = sparse.csr_matrix(matrix, dtype=np.float32)
+        return features, features.data
     features = np.ascontiguousarray(matrix, dtype=np.float32)
-    if not np.isfinite(features).all():
+    return features, features
+
+
+def _decision_function(estimator: Any, matrix: Any) -> np.ndarray:
+    """``estimator.decision_function(matrix)`` (dense or CSR) without re-validating it."""
+    features, values = _float32(matrix)
+    if not np.isfinite(values).all():
         raise ValueError("Input contains NaN or infinity.")  # as validate_data would
     if estimator.init_ == "zero":
         raw = np.zeros((features.shape[0], estimator.n_trees_per_iteration_), dtype=np.float64)

@@ -240,6 +240,10 @@ def print_banner(base_url: str, settings: Settings, ready: Bootstrapped, workers
         "",
         click.style(f"skserve is up at {base_url}", fg="green", bold=True)
         + f"  (model {ready.model} v{ready.version}; {database}; {queue})",
+    ]
+    if settings.console:
+        lines.append(f"Console: {base_url}/ui/  (changes ask for ADMIN_TOKEN)")
+    lines += [
         "",
         "Try:",
         f"  curl {base_url}/ready",

@@ -115,6 +115,7 @@ def test_up_serves_predictions_and_stops_every_process_on_ctrl_c(
         assert body["predictions"][0] in ("<=50K", ">50K")
         status, body = request(f"{base_url}/models/adult/entities/1/prediction")
         assert status == 200, body
+        assert f"Console: {base_url}/ui/" in log.read_text()
     finally:
         started |= descendants(process.pid)
         process.send_signal(signal.SIGINT)

@@ -109,7 +109,7 @@ def test_a_chunk_abandoned_too_often_fails_its_job(job_context, batch_queue):
     assert "stopped before finishing it 5 times" in failed.error
 
 
-def test_worker_maintenance_resumes_abandoned_chunks_at_least_every_minute(
+def test_worker_maintenance_resumes_abandoned_chunks_every_five_seconds(
     job_context, redis_conn, batch_queue
 ):
     job = submit(job_context, source={"id_range": [1, 2_000]}, chunk_rows=1_000)  # never queued
@@ -118,8 +118,8 @@ def test_worker_maintenance_resumes_abandoned_chunks_at_least_every_minute(
     worker.run_maintenance_tasks()
 
     assert sorted(batch_queue.job_ids) == [rq_job_id(job.id, 0, 2), rq_job_id(job.id, 1, 2)]
-    assert worker.maintenance_interval == 60
-    assert worker.dequeue_timeout == 60  # an idle worker wakes up for maintenance this often
+    assert worker.maintenance_interval == 5
+    assert worker.dequeue_timeout == 5  # an idle worker wakes up for maintenance this often
 
 
 def test_a_job_whose_chunks_cannot_be_queued_fails_at_once(job_context):
