@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: up test lint env compose-config
+.PHONY: up test lint env compose-config wheelhouse compose-check
 
 $(RUNTIME): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,3 +34,12 @@ lint: $(DEV)
 # Checks docker-compose.yml without a Docker engine (Debian: apt-get install docker-compose).
 compose-config:
 	docker-compose config --quiet
+
+# Wheels for the offline image builds (Dockerfile.* install from wheelhouse/ with --no-index).
+wheelhouse: $(RUNTIME)
+	$(PY) -m pip download --quiet --only-binary=:all: -d wheelhouse \
+		-r requirements-dev.lock -r deploy/build.lock
+
+# Builds the images, runs the compose stack for real, drives and breaks it, tears it down.
+compose-check: $(DEV)
+	bash deploy/compose-check.sh

@@ -74,7 +74,7 @@ def read_dockerfile(path: Path) -> list[Stage]:
         if keyword == "FROM":
             parts = re.split(r"\s+as\s+", rest, flags=re.IGNORECASE)
             stages.append(Stage(parts[1] if len(parts) > 1 else None, parts[0]))
-        else:
+        elif stages:  # ARGs before the first FROM only parameterise the FROM lines
             stages[-1].instructions.append((keyword, rest))
     return stages
 

@@ -23,7 +23,7 @@ from tests.deploy.files import (
     resolve_skserve,
 )
 
-SERVICES = {"postgres", "redis", "migrate", "trainer", "api", "worker", "test"}
+SERVICES = {"postgres", "redis", "migrate", "trainer", "api", "worker", "proxy", "test"}
 APP_SERVICES = ("migrate", "trainer", "api", "worker")
 HEALTHY, COMPLETED = "service_healthy", "service_completed_successfully"
 DEPENDENCIES = {
@@ -32,6 +32,7 @@ DEPENDENCIES = {
     "api": {"postgres": HEALTHY, "redis": HEALTHY, "migrate": COMPLETED, "trainer": COMPLETED},
     "worker": {"postgres": HEALTHY, "redis": HEALTHY, "migrate": COMPLETED, "trainer": COMPLETED},
     "test": {"postgres": HEALTHY, "redis": HEALTHY},
+    "proxy": {"api": HEALTHY},
 }
 GUNICORN_VARIABLE = re.compile(r"environ\.get\(\s*[\"']([A-Z_][A-Z0-9_]*)")
 INSTALL_COMPOSE = "apt-get install -y --no-install-recommends docker-compose"
@@ -69,6 +70,22 @@ def test_commands_are_real_skserve_commands(compose, service):
 
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0, result.output
+
+
+def test_only_the_proxy_publishes_a_port_on_localhost_by_default(compose):
+    published = {name for name, service in compose["services"].items() if "ports" in service}
+    assert published == {"proxy"}
+    assert compose["services"]["proxy"]["ports"] == [
+        "${API_BIND:-127.0.0.1}:${API_PORT:-8000}:8080"
+    ]
+
+
+def test_base_images_are_upstream_by_default_and_overridable(compose):
+    services = compose["services"]
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
+    assert services["redis"]["image"] == "${REDIS_IMAGE:-redis:7}"
+    assert services["api"]["build"]["args"]["PYTHON_IMAGE"].startswith("${PYTHON_IMAGE:-python:")
+    assert services["proxy"]["build"]["args"]["NGINX_IMAGE"].startswith("${NGINX_IMAGE:-nginx:")
 
 
 def test_app_services_share_one_environment_anchor(compose):
@@ -120,7 +137,7 @@ def test_build_targets_exist(compose):
         build = service.get("build")
         if build is None:
             continue
-        stages = read_dockerfile(ROOT / build["dockerfile"])
+        stages = read_dockerfile(ROOT / build["context"] / build.get("dockerfile", "Dockerfile"))
         if "target" in build:
             assert build["target"] in {stage.name for stage in stages}, name
 

@@ -19,6 +19,7 @@ from tests.deploy.files import (
 )
 
 EXPECTED_CMD = {"api": ["skserve", "api"], "worker": ["skserve", "worker"]}
+ARG_DEFAULT = re.compile(r"^ARG\s+(\w+)=(\S+)", re.MULTILINE)
 SOURCE_DIRS = ("api", "db", "inference", "settings", "skserve", "trainer", "worker")
 
 
@@ -26,7 +27,9 @@ def base_images(name: str) -> set[str]:
     """External images (not earlier stages) a Dockerfile builds FROM."""
     stages = read_dockerfile(DOCKERFILES[name])
     names = {stage.name for stage in stages}
-    return {stage.base for stage in stages if stage.base not in names}
+    defaults = dict(ARG_DEFAULT.findall(DOCKERFILES[name].read_text()))
+    bases = {stage.base for stage in stages if stage.base not in names}
+    return {re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], base) for base in bases}
 
 
 def test_every_image_uses_one_python_tag_matching_this_python():
@@ -44,6 +47,7 @@ def test_dependencies_come_from_the_lock_before_the_source(name):
     stages = read_dockerfile(DOCKERFILES[name])
     build = stages[0].instructions
     runs = [i for i, (kw, rest) in enumerate(build) if kw == "RUN" and "pip install" in rest]
+    runs = [i for i, (kw, rest) in enumerate(build) if kw == "RUN" and "pip-install.sh" in rest]
     lock = next(i for i in runs if "-r requirements.lock" in build[i][1])
     project = next(i for i in runs if "--no-deps" in build[i][1])
     first_source = min(
@@ -72,7 +76,9 @@ def test_images_run_as_a_fixed_non_root_uid(name):
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_cmd_is_the_native_skserve_command(name):
-    argv = exec_form(effective(read_dockerfile(DOCKERFILES[name]), "CMD") or "")
+    stages = read_dockerfile(DOCKERFILES[name])
+    entrypoint = exec_form(effective(stages, "ENTRYPOINT") or "[]")
+    argv = entrypoint + exec_form(effective(stages, "CMD") or "")
     assert argv == EXPECTED_CMD[name]
     command, path, args = resolve_skserve(argv)
     command.make_context(" ".join(["skserve", *path]), list(args))
