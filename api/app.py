@@ -9,6 +9,7 @@ from flask import Flask
 
 from api.errors import register_error_handlers
 from api.metrics import init_metrics
+from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
 from api.services import EXTENSION, Services, preload_models, register_model_file
 from db.engine import make_engine, make_session_factory
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services = build_services(settings, app.config)
     app.extensions[EXTENSION] = services
     init_request_ids(app)
+    init_request_checks(app)
     init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)

@@ -25,6 +25,7 @@ from api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from api.request_checks import check_json_strings
 from inference.predict import LoadedModel, PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
@@ -80,6 +81,7 @@ def parse_json(raw: bytes) -> Any:
     payload = _loads(raw)
     if isinstance(payload, str) and payload.lstrip()[:1] in ("{", "["):
         payload = _loads(payload)
+    check_json_strings(raw, payload)
     return payload
 
 
@@ -92,9 +94,10 @@ def _loads(text: bytes | str) -> Any:
             {"line": exc.lineno, "column": exc.colno},
         ) from None
     except RecursionError:
-        raise InvalidJSON("the body is nested too deeply to be a prediction request") from None
-    except ValueError:  # bytes that are not UTF-8
-        raise InvalidJSON("the body is not valid UTF-8 JSON") from None
+        raise InvalidJSON("the body is nested too deeply to be a request") from None
+    except ValueError as exc:  # bytes that are not UTF-8, or an integer of 4,300+ digits
+        reason = "holds an integer too long to read" if "digits" in str(exc) else "is not UTF-8"
+        raise InvalidJSON(f"the body is not valid JSON: it {reason}") from None
 
 
 def decode_payload(payload: Any, *, max_rows: int) -> Decoded:

@@ -10,9 +10,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.metrics import ERRORS
+from inference.json_values import clip_text, echoed
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_CHARS = 2_000
 BATCH_HINT = "submit a batch job instead: POST /jobs (see GET /usage)"
 
 
@@ -48,6 +50,12 @@ class InvalidVersion(APIError):
     """`?version=` is not a positive integer."""
 
     status, error_code = 400, "INVALID_VERSION"
+
+
+class InvalidParameter(APIError):
+    """A path segment or query argument that is not valid text, or outside its characters."""
+
+    status, error_code = 400, "INVALID_PARAMETER"
 
 
 class InvalidId(APIError):
@@ -202,8 +210,12 @@ HTTP_ERROR_CODES = {
 
 
 def error_response(status: int, error_code: str, message: str, details: dict | None = None):
-    """A JSON error response in the one shape."""
-    body = {"error_code": error_code, "message": message, "details": details or {}}
+    """A JSON error response in the one shape; echoed input is clipped and NaN-free."""
+    body = {
+        "error_code": error_code,
+        "message": clip_text(message, MAX_MESSAGE_CHARS),
+        "details": echoed(details or {}),
+    }
     ERRORS.labels(error_code).inc()
     response = jsonify(body)
     response.status_code = status

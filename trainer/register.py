@@ -87,6 +87,10 @@ def register_pipeline(
     source: str = "upload",
 ) -> registry.VersionRecord:
     """Validate pipeline bytes and store them as the next version of `name`."""
+    try:
+        registry.check_model_name(name)
+    except registry.InvalidModelName as exc:
+        raise RegistrationError(str(exc)) from None
     metadata = inspect_pipeline(data, schema)
     return registry.register_version(
         session,

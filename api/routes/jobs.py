@@ -14,6 +14,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.utils import secure_filename
 
 from api import errors
+from api.codecs import parse_json
+from api.request_checks import form_value
 from api.services import parse_version, services
 from db import jobs, registry
 from db.csv_loader import CsvLoadError
@@ -232,9 +234,7 @@ def _json_request() -> JobRequest:
             "POST /jobs takes application/json, or multipart/form-data with a CSV `file`",
             {"content_type": request.mimetype},
         )
-    body = request.get_json(silent=True)
-    if body is None:
-        raise errors.InvalidJSON("the body is not valid JSON")
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise errors.InvalidBody(
             'the body must be an object naming a model: {"model": "adult", "source": '
@@ -249,13 +249,13 @@ def _json_request() -> JobRequest:
 
 
 def _form_request() -> JobRequest:
-    model = request.form.get("model")
+    model = form_value("model")
     if not model:
         raise errors.InvalidBody("the form must name a model: model=adult")
-    chunk_rows = request.form.get("chunk_rows")
+    chunk_rows = form_value("chunk_rows")
     return JobRequest(
         model=model,
-        version=parse_version(request.form.get("version")),
+        version=parse_version(form_value("version")),
         chunk_rows=int(chunk_rows) if chunk_rows and chunk_rows.isdigit() else chunk_rows,
     )
 

@@ -12,6 +12,8 @@ from flask import Blueprint, Response, request, url_for
 
 from api import errors
 from api.auth import admin_required
+from api.codecs import parse_json
+from api.request_checks import form_value
 from api.services import parse_version, services
 from db import registry
 from inference.introspect import estimator_class, pipeline_steps
@@ -109,18 +111,14 @@ def _version(raw: str) -> int:
 
 def _uploaded_pipeline() -> tuple[bytes, dict[str, Any] | None]:
     """The pipeline bytes and optional schema of an upload."""
-    import json
-
     if request.files:
         upload = request.files.get("file")
         if upload is None:
             raise errors.InvalidBody("multipart uploads carry the pickle in a field named `file`")
-        schema = None
-        if "schema" in request.form:
-            try:
-                schema = json.loads(request.form["schema"])
-            except ValueError:
-                raise errors.InvalidJSON("the `schema` field is not valid JSON") from None
+        text = form_value("schema")
+        schema = parse_json(text.encode("utf-8")) if text is not None else None
+        if schema is not None and not isinstance(schema, dict):
+            raise errors.InvalidBody('the `schema` field must be an object: {"features": [...]}')
         return upload.read(), schema
     data = request.get_data(cache=False)
     if not data:
