@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from api.bodies import CSV_TYPES
 from api.errors import (
     BATCH_HINT,
     InvalidBody,
@@ -29,7 +30,6 @@ from api.request_checks import check_json_strings
 from inference.predict import LoadedModel, PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
-CSV_TYPES = ("text/csv", "application/csv")
 SHAPES = (
     'accepted bodies: {"data": {"feature": [values]}}, {"columns": [...], "data": [[...]]}, '
     '{"dataframe_split": {...}}, [{record}, ...], {"records": [...]}, '

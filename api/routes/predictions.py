@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from api import errors
+from api.bodies import read_body
 from api.codecs import (
     EntityIds,
     Rows,
@@ -105,10 +106,11 @@ def predict_default_query() -> dict[str, Any]:
 
 def predict_body(model: LoadedModel) -> dict[str, Any]:
     """Decode the request body and answer it."""
+    max_rows = services().settings.max_rows_per_request
     decoded = decode_body(
         request.mimetype,
-        request.get_data(cache=False),
-        max_rows=services().settings.max_rows_per_request,
+        read_body(request.stream, request.mimetype, max_rows=max_rows),
+        max_rows=max_rows,
         categorical=[f.name for f in model.schema.features if f.kind == "categorical"],
     )
     if isinstance(decoded, EntityIds):
