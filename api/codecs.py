@@ -256,6 +256,8 @@ def decode_csv(raw: bytes, *, max_rows: int, categorical: Iterable[str] = ()) ->
     """A CSV body with a header row; categorical columns stay strings."""
     if not raw.strip():
         raise InvalidBody("the CSV body is empty; send a header row and at least one row")
+    if b"\x00" in raw:
+        raise InvalidBody("the CSV body holds a NUL byte; send UTF-8 text")
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype={name: str for name in categorical})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -55,14 +55,21 @@ def _check_bytes(raw: bytes, where: str) -> None:
         ) from None
 
 
+def _latin1(text: str) -> bytes:
+    """WSGI strings carry the request's bytes as latin-1 characters."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def check_url() -> None:
     """The path and the query string must be valid UTF-8 text without NUL."""
-    path = request.environ.get("PATH_INFO", "")
-    try:
-        raw_path = path.encode("latin-1")  # WSGI hands the path's bytes over as latin-1
-    except UnicodeEncodeError:
-        raw_path = path.encode("utf-8", "surrogatepass")
-    _check_bytes(raw_path, "the URL path")
+    environ = request.environ
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")  # as sent, still %-encoded
+    if target:
+        _check_bytes(unquote_to_bytes(_latin1(target.partition("?")[0])), "the URL path")
+    _check_bytes(_latin1(environ.get("PATH_INFO", "")), "the URL path")
     _check_bytes(unquote_to_bytes(request.query_string), "the query string")
 
 

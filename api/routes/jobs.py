@@ -31,6 +31,7 @@ bp = Blueprint("jobs", __name__)
 jobs_bp = bp
 DISPATCHER = "skserve.jobs"
 MAX_PAGE = 10_000
+MAX_VERSION = 999_999_999  # what parse_version accepts: nine digits
 _dispatcher_lock = threading.Lock()
 
 
@@ -214,7 +215,7 @@ def _int_arg(name: str, default: int, lowest: int, highest: int | None) -> int:
     if raw is None:
         return default
     text = raw.strip()
-    value = int(text) if text.isdigit() and len(text) < 12 else None
+    value = int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
     if value is None or value < lowest or (highest is not None and value > highest):
         bound = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
         raise errors.InvalidBody(f"{name} must be an integer {bound}, got {raw!r}", {name: raw})
@@ -256,14 +257,20 @@ def _form_request() -> JobRequest:
     return JobRequest(
         model=model,
         version=parse_version(form_value("version")),
-        chunk_rows=int(chunk_rows) if chunk_rows and chunk_rows.isdigit() else chunk_rows,
+        chunk_rows=int(chunk_rows) if _small_int(chunk_rows) else chunk_rows,
     )
 
 
+def _small_int(text: str | None) -> bool:
+    return bool(text) and text.isascii() and text.isdigit() and len(text) < 12
+
+
 def _version(value: Any) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_VERSION:
         return value
-    return parse_version(str(value))
+    return parse_version(str(value)[:20])
 
 
 @contextlib.contextmanager
