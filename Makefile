@@ -1,27 +1,34 @@
 # Two commands for a fresh machine: `make up` and `make test` (see README.md).
+# `make up` installs the runtime lock only; `make test`/`lint` add requirements-dev.lock.
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
 
 .PHONY: up test lint env compose-config
 
-$(STAMP): requirements.lock pyproject.toml
+$(RUNTIME): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	touch $(RUNTIME)
 
-env: $(STAMP)
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	touch $(DEV)
+
+# The development environment: runtime and dev locks plus the editable install.
+env: $(DEV)
 
 # Migrates, loads the demo data, trains if no model is in production, then serves until Ctrl-C.
-up: $(STAMP)
+up: $(RUNTIME)
 	$(VENV)/bin/skserve up $(ARGS)
 
-test: $(STAMP)
+test: $(DEV)
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 # Checks docker-compose.yml without a Docker engine (Debian: apt-get install docker-compose).

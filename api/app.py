@@ -16,7 +16,9 @@ from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
-from skserve.settings import Settings, load_settings
+from settings import Settings, load_settings
+from worker.context import JobContext
+from worker.dispatch import RETRY_INTERVALS, Dispatcher
 
 # Name MODEL_PATH is registered under when DEFAULT_MODEL is not set.
 MODEL_PATH_NAME = "default"
@@ -27,14 +29,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     `config` may hold "SETTINGS" (a Settings; default: read from the environment),
     "START_WATCHER" (follow promotions in a background thread; default True) and
-    "PRELOAD_MODELS" (load the production models before serving; default True), plus any
-    Flask setting.
+    "PRELOAD_MODELS" (load the production models before serving; default True) and
+    "JOB_RETRY_INTERVALS" (seconds between a failed batch chunk's retries; default
+    worker.dispatch.RETRY_INTERVALS), plus any Flask setting.
     """
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or load_settings()
     app = Flask(__name__)
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes, START_WATCHER=True, PRELOAD_MODELS=True
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        START_WATCHER=True,
+        PRELOAD_MODELS=True,
+        JOB_RETRY_INTERVALS=RETRY_INTERVALS,
     )
     app.config.update(config)
     app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
@@ -58,7 +64,7 @@ def count_jobs(services: Services) -> dict[str, int]:
 
 
 def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
-    """Engine, model store (preloaded, watched), entity reader and Redis client."""
+    """Engine, model store (preloaded, watched), entity reader, Redis client and dispatcher."""
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     default_model = settings.default_model
@@ -72,6 +78,9 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     if config["START_WATCHER"]:
         watcher = ProductionWatcher(store, settings.model_poll_seconds)
         watcher.start()
+    redis = make_redis(settings.redis_url)
+    context = JobContext(settings, engine, sessions, store)
+    intervals = tuple(config["JOB_RETRY_INTERVALS"])
     return Services(
         settings=settings,
         engine=engine,
@@ -80,12 +89,13 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         # Entity reads skip the pool's pre-ping round trip; EntityReader retries a dead
         # connection itself.
         entities=EntityReader(make_engine(settings.database_url, pool_pre_ping=False)),
-        redis=make_redis(settings.redis_url),
+        redis=redis,
         watcher=watcher,
         default_model=default_model,
         prediction_log=PredictionLogger(
             settings.database_url, sample=settings.prediction_log_sample
         ),
+        dispatcher=Dispatcher(context, redis, intervals=intervals),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -27,7 +26,9 @@ from api.errors import (
     UnsupportedMediaType,
 )
 from api.request_checks import check_json_strings
-from inference.predict import LoadedModel, PredictionResult
+from inference.json_values import finite_or_none
+from inference.model import LoadedModel
+from inference.predict import PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
 SHAPES = (
@@ -308,15 +309,13 @@ def encode_result(model: LoadedModel, result: PredictionResult) -> dict[str, Any
     probabilities = result.probability_records()
     if probabilities is not None:
         if not np.isfinite(result.probabilities).all():
-            probabilities = [{k: _finite(v) for k, v in row.items()} for row in probabilities]
+            probabilities = [
+                {k: finite_or_none(v) for k, v in row.items()} for row in probabilities
+            ]
         body["probabilities"] = probabilities
     if result.warnings:
         body["warnings"] = result.warnings
     return body
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def encode_entities(

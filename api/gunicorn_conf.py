@@ -24,6 +24,14 @@ accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "ye
 limit_request_line = 8190
 
 
+def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """Let embedded batch chunks finish, then stop the app's threads and close its connections."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("skserve")
+    if services is not None:
+        services.close()
+
+
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """Let /metrics forget a dead worker's live gauges (its counters are kept)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,12 +22,29 @@ from db.entities import EntityReader, EntityTable
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
 from inference.artifact import CorruptArtifact, IncompatibleArtifact, sha256_of
-from inference.predict import LoadedModel
-from skserve.settings import Settings
+from inference.inspection import InvalidPipelineError
+from inference.model import LoadedModel
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "skserve"
+
+
+class JobDispatcher(Protocol):
+    """What the routes need from worker.dispatch.Dispatcher (built by create_app)."""
+
+    def dispatch(self, job: Any) -> None:
+        """Queue every chunk of a newly created job."""
+
+    def train(self, run: Any) -> None:
+        """Queue a recorded training run for a worker."""
+
+    def cancel(self, job_id: str) -> Any:
+        """Cancel a job; chunks not yet started will not run."""
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop running chunks in this process."""
 
 
 class StartupError(RuntimeError):
@@ -47,10 +64,13 @@ class Services:
     watcher: ProductionWatcher | None = None
     default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
     prediction_log: PredictionLogger | None = None
+    dispatcher: JobDispatcher | None = None
     _only_model: str | None = field(default=None, repr=False)
 
-    def close(self) -> None:
-        """Stop the watcher and close pooled connections (tests; gunicorn just exits)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the dispatcher, the watcher and the log writer; close pooled connections."""
+        if self.dispatcher is not None:
+            self.dispatcher.shutdown(wait=wait)
         if self.watcher is not None:
             self.watcher.stop()
         if self.prediction_log is not None:
@@ -153,8 +173,6 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
     The version is promoted when the model has no production version. Several gunicorn
     workers run this at once; the registry's per-model lock lets one of them register.
     """
-    from trainer.register import RegistrationError, register_pipeline
-
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -165,10 +183,10 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
             record = registry.find_by_sha256(session, name=name, sha256=sha256_of(data))
             if record is None:
                 source = f"MODEL_PATH {path}"
-                record = register_pipeline(session, name=name, data=data, source=source)
+                record = registry.register_pipeline(session, name=name, data=data, source=source)
                 log.info("registered %s as %s v%s", path, name, record.version)
             if not registry.production_versions(session).get(name):
                 registry.promote(session, name=name, version=record.version)
                 log.info("promoted %s v%s to production", name, record.version)
-    except RegistrationError as exc:
+    except InvalidPipelineError as exc:
         raise StartupError(f"MODEL_PATH {path} cannot be registered: {exc}") from None

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from api.errors import APIError
 from api.services import Services
 from db import registry
-from inference.predict import LoadedModel
+from inference.model import LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -68,8 +68,8 @@ def prepare_database(url: str, rows: int) -> sa.Engine:
     """Migrated database with the demo data, a production Adult model and the bench table."""
     import contextlib
 
+    from settings import load_settings
     from skserve.cli.bootstrap import bootstrap, load_training_spec
-    from skserve.settings import load_settings
 
     create_database(url)
     with contextlib.redirect_stdout(sys.stderr):
@@ -139,7 +139,8 @@ def run_job(context, redis_url: str, chunk_rows: int | None):
     from redis import Redis
 
     from db import jobs
-    from worker.dispatch import Dispatcher, JobRequest, create_batch_job
+    from db.job_submission import JobRequest, create_batch_job
+    from worker.dispatch import Dispatcher
 
     with context.sessions() as session, session.begin():
         job = create_batch_job(
@@ -273,7 +274,7 @@ def main() -> None:
     args = parse_args()
     from redis import Redis
 
-    from skserve.settings import Settings
+    from settings import Settings
     from worker.context import JobContext
 
     engine = prepare_database(args.database_url, args.rows)

@@ -87,8 +87,8 @@ def log(message: str) -> None:
 def prepare(database_url: str) -> Any:
     """Migrate, load the demo data and train + promote the Adult model when missing."""
     from db.engine import create_database
+    from settings import load_settings
     from skserve.cli.bootstrap import bootstrap, load_training_spec
-    from skserve.settings import load_settings
 
     create_database(database_url)
     spec = load_training_spec(SPEC)

@@ -69,8 +69,8 @@ class JobRecord:
         """Seconds from the first chunk starting to the job ending (or to now)."""
         if self.started_at is None:
             return None
-        end = _aware(self.finished_at) if self.finished_at else datetime.now(UTC)
-        return max((end - _aware(self.started_at)).total_seconds(), 0.0)
+        end = self.finished_at or datetime.now(UTC)
+        return max((end - self.started_at).total_seconds(), 0.0)
 
     @property
     def rows_per_second(self) -> float | None:
@@ -99,11 +99,6 @@ class ChunkRecord:
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _job(row: sa.Row) -> JobRecord:

@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
 from db.engine import make_engine
@@ -47,3 +48,8 @@ def current(database_url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str:
+    """The newest revision in db/migrations (what `upgrade` reaches)."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import registry
-from inference.model import enable_fast_path, load_model
-from inference.predict import LoadedModel
+from inference.model import LoadedModel, enable_fast_path, load_model
 
 log = logging.getLogger(__name__)
 

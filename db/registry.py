@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from db.engine import is_postgres
 from db.tables import model_versions
-from inference.artifact import ArtifactMetadata
+from inference.artifact import ArtifactMetadata, sha256_of
+from inference.inspection import InvalidPipelineError, inspect_pipeline
 
 # Model names appear in URLs, logs and metrics labels: plain, and as long as the column.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -234,4 +235,32 @@ def delete_version(session: Session, *, name: str, version: int) -> None:
         model_versions.delete().where(
             model_versions.c.name == name, model_versions.c.version == version
         )
+    )
+
+
+def register_pipeline(
+    session: Session,
+    *,
+    name: str,
+    data: bytes,
+    schema: dict[str, Any] | None = None,
+    source: str = "upload",
+) -> VersionRecord:
+    """Inspect pipeline bytes made elsewhere and store them as the next version of `name`.
+
+    Raises inference.inspection.InvalidPipelineError, storing nothing, when they cannot serve
+    (or the name cannot be registered).
+    """
+    try:
+        check_model_name(name)  # before unpickling anything
+    except InvalidModelName as exc:
+        raise InvalidPipelineError(str(exc)) from None
+    metadata = inspect_pipeline(data, schema)
+    return register_version(
+        session,
+        name=name,
+        artifact=data,
+        sha256=sha256_of(data),
+        metadata=metadata,
+        details={"registered_from": source},
     )

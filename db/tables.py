@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -41,6 +42,19 @@ class ChunkStatus(enum.StrEnum):
 PROBABILITIES = sa.JSON().with_variant(postgresql.ARRAY(sa.Double()), "postgresql")
 
 
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timestamp that reads back timezone-aware on SQLite too (which stores it naive, in UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Attach UTC to the naive datetimes SQLite hands back."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _now() -> sa.sql.functions.Function:
     return sa.func.now()
 
@@ -59,8 +73,8 @@ model_versions = sa.Table(
     sa.Column("data_fingerprint", sa.JSON, nullable=True),
     sa.Column("library_versions", sa.JSON, nullable=False, default=dict),
     sa.Column("is_production", sa.Boolean, nullable=False, default=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Column("promoted_at", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
     # At most one production version per model name, enforced by the database.
     sa.Index(
@@ -86,9 +100,9 @@ batch_jobs = sa.Table(
     sa.Column("chunks_total", sa.Integer, nullable=False, default=0),
     sa.Column("chunks_done", sa.Integer, nullable=False, default=0),
     sa.Column("chunk_rows", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     # The pinned version's class labels, so results stay readable if the version is deleted.
     sa.Column("classes", sa.JSON, nullable=True),
@@ -110,8 +124,8 @@ batch_chunks = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False, default=0),
     sa.Column("status", sa.String(16), nullable=False, default=ChunkStatus.QUEUED.value),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
 )
 
@@ -132,7 +146,7 @@ prediction_log = sa.Table(
     "prediction_log",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("logged_at", UtcDateTime(), nullable=False),
     sa.Column("model_name", sa.String(128), nullable=False),
     sa.Column("model_version", sa.Integer, nullable=False),
     sa.Column("request_id", sa.String(64), nullable=True),
@@ -141,4 +155,24 @@ prediction_log = sa.Table(
     sa.Column("inputs", sa.JSON, nullable=True),
     sa.Column("outputs", sa.JSON, nullable=True),
     sa.Index("ix_prediction_log_model_time", "model_name", "logged_at"),
+)
+
+# Training runs on demand (POST /models/<name>/train): the source of truth for their state, as
+# batch_jobs is for batch jobs, so a lost Redis loses no history. Statuses are JobStatus's
+# queued, started, finished and failed.
+training_runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("promotion", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default=JobStatus.QUEUED.value),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Index("ix_training_runs_model_created", "model_name", "created_at"),
 )

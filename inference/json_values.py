@@ -1,4 +1,4 @@
-"""Plain JSON values from what pipelines and pandas hand back."""
+"""Missing values and plain JSON values: the one place NaN, NA and None are told apart."""
 
 from __future__ import annotations
 
@@ -6,6 +6,21 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, pandas NA and float NaN (JSON null, CSV empty)."""
+    return (
+        value is None
+        or value is pd.NA
+        or (isinstance(value, float | np.floating) and value != value)
+    )
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """The number itself, or None for None, NaN and infinities (JSON has none of them)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def json_safe(value: Any) -> Any:
@@ -16,9 +31,15 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray | np.generic):
         return json_safe(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    if isinstance(value, float):
+        return finite_or_none(value)
+    return None if value is pd.NA else value
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: numpy scalars become Python values, missing values None."""
+    records = frame.astype(object).to_dict(orient="records")
+    return [{key: json_safe(value) for key, value in row.items()} for row in records]
 
 
 MAX_ECHOED_CHARS = 200

@@ -1,15 +1,42 @@
-"""Turn stored artifact bytes and metadata into a LoadedModel ready to serve."""
+"""A model version ready to serve (LoadedModel), built from stored artifact bytes and metadata."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from inference.artifact import ArtifactMetadata, load_artifact
-from inference.predict import LoadedModel
+from inference.artifact import ArtifactMetadata, ModelArtifact, load_artifact
+from inference.validation import ValidatedInput, validate_columns
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A registered model version ready to serve, with its compiled fast path if any."""
+
+    name: str
+    version: int
+    artifact: ModelArtifact
+    fast: Any = None  # inference.fastpath.CompiledPipeline when parity held
+    fast_path_reason: str = "not compiled"
+
+    @property
+    def schema(self):  # noqa: ANN201 - FeatureSchema, kept short for callers
+        """The model's feature schema."""
+        return self.artifact.metadata.schema
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels for classifiers, None for regressors."""
+        return self.artifact.metadata.classes
+
+    def validate(self, columns: dict[str, Any], n_rows: int) -> ValidatedInput:
+        """Validate columnar input against this model's schema."""
+        return validate_columns(self.schema, columns, n_rows)
 
 
 def load_model(

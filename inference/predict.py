@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +10,9 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from inference.artifact import ModelArtifact
-from inference.validation import ValidatedInput, validate_columns, validate_frame
+from inference.json_values import finite_or_none
+from inference.model import LoadedModel
+from inference.validation import ValidatedInput, validate_frame
 
 
 @dataclass
@@ -40,32 +40,7 @@ class PredictionResult:
     def prediction_list(self) -> list[Any]:
         """Predictions as plain Python values, NaN and infinities as None."""
         values = self.predictions.tolist()
-        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
-
-
-@dataclass
-class LoadedModel:
-    """A registered model version ready to serve, with its compiled fast path if any."""
-
-    name: str
-    version: int
-    artifact: ModelArtifact
-    fast: Any = None  # inference.fastpath.CompiledPipeline when parity held
-    fast_path_reason: str = "not compiled"
-
-    @property
-    def schema(self):  # noqa: ANN201 - FeatureSchema, kept short for callers
-        """The model's feature schema."""
-        return self.artifact.metadata.schema
-
-    @property
-    def classes(self) -> list[Any] | None:
-        """Class labels for classifiers, None for regressors."""
-        return self.artifact.metadata.classes
-
-    def validate(self, columns: dict[str, Any], n_rows: int) -> ValidatedInput:
-        """Validate columnar input against this model's schema."""
-        return validate_columns(self.schema, columns, n_rows)
+        return [finite_or_none(v) if isinstance(v, float) else v for v in values]
 
 
 def predict_validated(model: LoadedModel, validated: ValidatedInput) -> PredictionResult:

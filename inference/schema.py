@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 FeatureKind = Literal["numeric", "categorical"]
@@ -118,12 +117,3 @@ def schema_from_names(numeric: Iterable[str], categorical: Iterable[str]) -> Fea
     features = [Feature(n, "numeric", "float", nullable=True) for n in numeric]
     features += [Feature(n, "categorical", "string", nullable=True) for n in categorical]
     return FeatureSchema(tuple(features))
-
-
-def is_missing(value: Any) -> bool:
-    """True for None, pandas NA and float NaN (JSON null, CSV empty)."""
-    return (
-        value is None
-        or value is pd.NA
-        or (isinstance(value, float | np.floating) and value != value)
-    )

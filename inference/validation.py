@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from inference.json_values import clip_text, shown
-from inference.schema import Feature, FeatureSchema, is_missing
+from inference.json_values import clip_text, is_missing, shown
+from inference.schema import Feature, FeatureSchema
 
 MAX_LISTED = 5
 FLOAT32_MAX = float(np.finfo(np.float32).max)

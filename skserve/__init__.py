@@ -1,1 +1,1 @@
-"""skserve: serve scikit-learn pipelines (settings and the `skserve` command line)."""
+"""skserve: the `skserve` command line, the top floor that may import every package."""

@@ -19,11 +19,11 @@ from db import registry
 from db.copy_io import read_frame
 from db.identifiers import check_columns, check_identifier
 from inference.artifact import ArtifactMetadata, ModelArtifact, library_versions, save_artifact
-from inference.json_values import json_safe
+from inference.inspection import unknown_policies
+from inference.json_values import json_records, json_safe
 from inference.schema import infer_schema
 from trainer.evaluate import LOWER_IS_BETTER, evaluate, primary_metric
 from trainer.pipeline import build_pipeline
-from trainer.probe import sample_records, unknown_policies
 from trainer.spec import SpecError, TrainingSpec, make_estimator
 
 Progress = Callable[[str], None]
@@ -147,7 +147,7 @@ def build_metadata(
         metrics={**metrics, "primary_metric": primary_metric(task, classes, spec.primary_metric)},
         data_fingerprint=fingerprint(spec, frame),
         library_versions=library_versions(),
-        sample=sample_records(sample),
+        sample=json_records(sample),
         spec=spec.to_dict(),
     )
 

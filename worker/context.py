@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.model_store import ModelStore
-from skserve.settings import Settings, load_settings
+from settings import Settings, load_settings
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""Submitting batch jobs and handing their chunks to RQ workers, or to an in-process pool.
+"""Handing submitted batch jobs and training runs to RQ workers, or to an in-process pool.
 
-With Redis each chunk is one RQ job on the "batch" queue, retried with backoff. Without Redis
-(the embedded default) the same chunk function runs on a small thread pool in this process.
+With Redis each chunk is one RQ job on the "batch" queue, retried with backoff, and each training
+run one RQ job on the "train" queue. Without Redis (the embedded default) the same chunk function
+runs on a small thread pool in this process; training on demand needs Redis.
 """
 
 from __future__ import annotations
@@ -9,87 +10,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from db import jobs, registry
-from db.job_sources import SourceError, check_source, parse_source, plan_chunks, stage_csv
+from db import jobs, training_runs
+from db.job_submission import QueueUnavailable
 from worker.chunks import drop_upload, run_chunk_job, run_chunk_with_retries
 from worker.context import JobContext
+from worker.training import TRAIN_QUEUE, enqueue_training
 
 log = logging.getLogger(__name__)
 
 BATCH_QUEUE = "batch"
 RETRY_INTERVALS: tuple[float, ...] = (1, 5, 15)
-MAX_CHUNK_ROWS = 1_000_000
 # A chunk whose worker died this many times (enqueued again each time) fails its job.
 MAX_ENQUEUES = 5
 # An RQ job marked started this recently may not have locked its chunk row yet.
 START_GRACE = timedelta(seconds=1)
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """A batch job as a client asks for it: model, optional version, source, chunk size."""
-
-    model: str
-    version: int | None = None
-    source: Any = None  # the request's "source" object; None means the model's feature table
-    chunk_rows: int | None = None
-
-
-def create_batch_job(
-    session: Session,
-    request: JobRequest,
-    *,
-    default_chunk_rows: int,
-    upload: tuple[Path, str] | None = None,
-) -> jobs.JobRecord:
-    """Pin the version, check the source against the catalog, plan and record the chunks.
-
-    `upload` is (path, filename) of a CSV to stage as the source. Raises registry.ModelNotFound
-    / VersionNotFound / NoProductionVersion, db.identifiers' TableNotFound / ColumnNotFound /
-    InvalidIdentifier, SourceError or db.csv_loader.CsvLoadError; nothing is written then.
-    """
-    chunk_rows = check_chunk_rows(
-        default_chunk_rows if request.chunk_rows is None else request.chunk_rows
-    )
-    record = registry.get_version(session, name=request.model, version=request.version)
-    metadata = record.metadata()
-    spec = metadata.spec or {}
-    id_column = spec.get("id_column") or "id"
-    connection = session.connection()
-    if upload is not None:
-        source = stage_csv(connection, upload[0], id_column=id_column, filename=upload[1])
-    else:
-        source = parse_source(
-            request.source or {},
-            default_table=spec.get("feature_table"),
-            default_id_column=id_column,
-        )
-    check_source(connection, source, metadata.schema.names)
-    return jobs.create_job(
-        session,
-        model_name=record.name,
-        model_version=record.version,
-        classes=metadata.classes,
-        source=source,
-        chunk_rows=chunk_rows,
-        chunks=plan_chunks(connection, source, chunk_rows),
-    )
-
-
-def check_chunk_rows(value: Any) -> int:
-    """chunk_rows as an integer in 1..MAX_CHUNK_ROWS; SourceError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHUNK_ROWS:
-        raise SourceError(f"chunk_rows must be an integer from 1 to {MAX_CHUNK_ROWS:,}")
-    return value
 
 
 def chunk_timeout(chunk_rows: int) -> int:
@@ -128,10 +67,6 @@ def enqueue_chunks(
     queue.enqueue_many(data)
 
 
-class QueueUnavailable(RuntimeError):
-    """Redis refused the chunks; the job was marked failed."""
-
-
 class Dispatcher:
     """Runs the chunks of submitted jobs: on RQ when given Redis, else on an in-process pool."""
 
@@ -145,16 +80,12 @@ class Dispatcher:
     ) -> None:
         self.context = context
         self.intervals = intervals
-        self.queue = _batch_queue(redis) if redis is not None else None
+        self.queue = _queue(BATCH_QUEUE, redis) if redis is not None else None
+        self.train_queue = _queue(TRAIN_QUEUE, redis) if redis is not None else None
         if threads is None:
             threads = 1 if context.settings.embedded_database else 2  # SQLite has one writer
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
-
-    @property
-    def embedded(self) -> bool:
-        """True when chunks run in this process."""
-        return self.queue is None
 
     def dispatch(self, job: jobs.JobRecord) -> None:
         """Queue every chunk of a newly created job."""
@@ -171,6 +102,18 @@ class Dispatcher:
         except Exception as exc:
             with self.context.sessions() as session, session.begin():
                 jobs.fail_job(session, job_id=job.id, error=f"could not queue the chunks: {exc}")
+            raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
+
+    def train(self, run: training_runs.TrainingRunRecord) -> None:
+        """Queue a recorded training run for a worker (RQ only: QueueUnavailable without it)."""
+        if self.train_queue is None:
+            raise QueueUnavailable("training on demand needs REDIS_URL and a `skserve worker`")
+        try:
+            enqueue_training(self.train_queue, run)
+        except Exception as exc:
+            with self.context.sessions() as session, session.begin():
+                error = f"could not queue the run: {exc}"
+                training_runs.fail_run(session, run_id=run.id, error=error)
             raise QueueUnavailable(f"the job queue is unavailable: {exc}") from exc
 
     def cancel(self, job_id: str) -> jobs.JobRecord:
@@ -191,10 +134,10 @@ class Dispatcher:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
-def _batch_queue(redis: Any) -> Any:
+def _queue(name: str, redis: Any) -> Any:
     from rq import Queue
 
-    return Queue(BATCH_QUEUE, connection=redis)
+    return Queue(name, connection=redis)
 
 
 def _log_failure(future: Future) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 
-from skserve.settings import Settings
+from settings import Settings
 from worker.context import JobContext, use_context
 from worker.dispatch import BATCH_QUEUE, RETRY_INTERVALS
 from worker.resume import resume_idle_chunks

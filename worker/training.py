@@ -1,4 +1,4 @@
-"""Training as an RQ job, so the API can enqueue a run of a stored spec."""
+"""Training runs as RQ jobs: the API records a run in the database, a worker trains it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from db import training_runs
+from inference.json_values import json_safe
 from trainer.spec import TrainingSpec
 from trainer.train import Promotion, train_model
-from worker.context import current_context
+from worker.context import JobContext, current_context
 
 log = logging.getLogger(__name__)
 
@@ -16,25 +18,38 @@ TRAIN_QUEUE = "train"
 TRAIN_TIMEOUT = 2 * 3600
 
 
-def train_job(spec_dict: dict[str, Any], promotion: str = Promotion.NO.value) -> dict[str, Any]:
-    """RQ entry point: train a spec (TrainingSpec.to_dict form), register it, maybe promote it."""
-    context = current_context()
-    spec = TrainingSpec.from_dict(spec_dict)
-    report = train_model(context.engine, spec, promotion=Promotion(promotion), progress=log.info)
+def train_job(run_id: str) -> dict[str, Any]:
+    """RQ entry point: train the run's spec, register it, maybe promote it, record the outcome."""
+    return run_training(current_context(), run_id)
+
+
+def run_training(context: JobContext, run_id: str) -> dict[str, Any]:
+    """Train one recorded run here; its row says started, then finished or failed and why."""
+    with context.sessions() as session, session.begin():
+        run = training_runs.get_run(session, run_id=run_id)
+        training_runs.start_run(session, run_id=run_id)
+    try:
+        spec = TrainingSpec.from_dict(run.spec)
+        report = train_model(
+            context.engine, spec, promotion=Promotion(run.promotion), progress=log.info
+        )
+    except Exception as exc:
+        with context.sessions() as session, session.begin():
+            training_runs.fail_run(session, run_id=run_id, error=str(exc) or type(exc).__name__)
+        raise
+    result = json_safe(asdict(report))
+    with context.sessions() as session, session.begin():
+        training_runs.finish_run(session, run_id=run_id, version=report.version, result=result)
     log.info("trained %s v%s: %s", report.name, report.version, report.reason)
-    return asdict(report)
+    return result
 
 
-def enqueue_training(redis: Any, spec_dict: dict[str, Any], promotion: str) -> Any:
-    """Queue train_job on the "train" queue; returns the RQ job."""
-    from rq import Queue
-
-    Promotion(promotion)  # fail here, not in the worker, on an unknown promotion
-    queue = Queue(TRAIN_QUEUE, connection=redis)
-    return queue.enqueue(
+def enqueue_training(queue: Any, run: training_runs.TrainingRunRecord) -> None:
+    """Queue train_job for a recorded run on the "train" queue (its RQ job id is the run id)."""
+    queue.enqueue(
         train_job,
-        spec_dict,
-        promotion,
+        run.id,
+        job_id=run.id,
         job_timeout=TRAIN_TIMEOUT,
-        description=f"train {spec_dict.get('name')}",
+        description=f"train {run.model_name}",
     )

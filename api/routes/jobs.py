@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 from werkzeug.utils import secure_filename
 
 from api import errors
@@ -22,17 +20,13 @@ from db.csv_loader import CsvLoadError
 from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
 from db.job_results import read_results, stream_results_csv
 from db.job_sources import SourceError, UnknownIds
+from db.job_submission import JobRequest, QueueUnavailable, create_batch_job
 from db.tables import JobStatus
-from worker.context import JobContext
-from worker.dispatch import RETRY_INTERVALS, Dispatcher, JobRequest, QueueUnavailable
-from worker.dispatch import create_batch_job as create_job
+from inference.json_values import finite_or_none
 
 bp = Blueprint("jobs", __name__)
-jobs_bp = bp
-DISPATCHER = "skserve.jobs"
 MAX_PAGE = 10_000
 MAX_VERSION = 999_999_999  # what parse_version accepts: nine digits
-_dispatcher_lock = threading.Lock()
 
 
 @bp.post("/jobs")
@@ -42,14 +36,14 @@ def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
     with _submission_errors(), _uploaded_csv() as upload:
         job_request = _form_request() if upload is not None else _json_request()
         with svc.sessions() as session, session.begin():
-            job = create_job(
+            job = create_batch_job(
                 session,
                 job_request,
                 default_chunk_rows=svc.settings.batch_chunk_rows,
                 upload=upload,
             )
     try:
-        dispatcher().dispatch(job)
+        services().dispatcher.dispatch(job)
     except QueueUnavailable as exc:
         raise errors.ServiceUnavailable(str(exc), {"job": job.id}) from None
     location = url_for("jobs.job_status", job_id=job.id)
@@ -86,7 +80,7 @@ def job_status(job_id: str) -> dict[str, Any]:
 def cancel_job(job_id: str) -> dict[str, Any]:
     """Cancel a queued or started job: its remaining chunks do not run."""
     try:
-        job = dispatcher().cancel(job_id)
+        job = services().dispatcher.cancel(job_id)
     except jobs.JobNotFound:
         raise _not_found(job_id) from None
     except jobs.JobNotCancelable as exc:
@@ -130,18 +124,6 @@ def job_results(job_id: str) -> Response | dict[str, Any]:
     }
 
 
-def dispatcher() -> Dispatcher:
-    """This app's Dispatcher: RQ when Redis is configured, else an in-process pool."""
-    extensions = current_app.extensions
-    with _dispatcher_lock:
-        if DISPATCHER not in extensions:
-            svc = services()
-            context = JobContext(svc.settings, svc.engine, svc.sessions, svc.store)
-            intervals = current_app.config.get("JOB_RETRY_INTERVALS", RETRY_INTERVALS)
-            extensions[DISPATCHER] = Dispatcher(context, svc.redis, intervals=tuple(intervals))
-        return extensions[DISPATCHER]
-
-
 def job_json(job: jobs.JobRecord) -> dict[str, Any]:
     """A job as the API shows it."""
     rate = job.rows_per_second
@@ -179,16 +161,12 @@ def _result_json(row: tuple[int, str | None, list[float] | None], classes: Any) 
         labels = {str(label): label for label in classes}
         prediction = labels.get(text, text) if text is not None else None
     else:
-        prediction = _finite(float(text)) if text is not None else None
+        prediction = finite_or_none(float(text)) if text is not None else None
     result: dict[str, Any] = {"id": entity_id, "prediction": prediction}
     if classes and probabilities is not None:
         keys = [str(label) for label in classes]
-        result["probabilities"] = dict(zip(keys, map(_finite, probabilities), strict=False))
+        result["probabilities"] = dict(zip(keys, map(finite_or_none, probabilities), strict=False))
     return result
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 def _get_job(job_id: str) -> jobs.JobRecord:

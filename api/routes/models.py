@@ -16,9 +16,10 @@ from api.codecs import parse_json
 from api.request_checks import form_value
 from api.services import parse_version, services
 from db import registry
+from inference.inspection import InvalidPipelineError
 from inference.introspect import estimator_class, pipeline_steps
 from inference.json_values import json_safe
-from inference.predict import LoadedModel
+from inference.model import LoadedModel
 
 bp = Blueprint("models", __name__)
 
@@ -63,13 +64,11 @@ def download_artifact(name: str, version: str) -> Response:
 @admin_required
 def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
-    from trainer.register import RegistrationError, register_pipeline
-
     data, schema = _uploaded_pipeline()
     try:
         with services().sessions() as session, session.begin():
-            record = register_pipeline(session, name=name, data=data, schema=schema)
-    except RegistrationError as exc:
+            record = registry.register_pipeline(session, name=name, data=data, schema=schema)
+    except InvalidPipelineError as exc:
         raise errors.InvalidModel(f"the file was not registered: {exc}") from None
     location = url_for("models.show_version", name=name, version=record.version)
     return version_summary(record), 201, {"Location": location}

@@ -25,7 +25,8 @@ from api.request_ids import current_request_id
 from api.services import services
 from api.usage import build_usage
 from db.entities import InvalidEntityId
-from inference.predict import LoadedModel, PredictionResult, predict_validated
+from inference.model import LoadedModel
+from inference.predict import PredictionResult, predict_validated
 from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)

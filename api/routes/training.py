@@ -1,4 +1,4 @@
-"""Training on demand: enqueue a run of a model's stored spec, then poll it."""
+"""Training on demand: record a run of a model's stored spec, queue it, then poll it."""
 
 from __future__ import annotations
 
@@ -9,21 +9,22 @@ from flask import Blueprint, request, url_for
 from api import errors
 from api.auth import admin_required
 from api.services import services
-from inference.json_values import json_safe
+from db import training_runs
+from db.job_submission import QueueUnavailable
 
 bp = Blueprint("training", __name__)
+
+PROMOTIONS = ("no", "always", "if_better")
 
 
 @bp.post("/models/<name>/train")
 @admin_required
 def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Enqueue a training run of the model's stored spec; poll the returned URL."""
-    from worker.training import enqueue_training
-
+    """Record and queue a training run of the model's stored spec; poll the returned URL."""
     svc = services()
     model = svc.model(name)
     promotion = request.args.get("promote", "if_better")
-    if promotion not in ("no", "always", "if_better"):
+    if promotion not in PROMOTIONS:
         raise errors.InvalidBody(
             f"promote must be no, always or if_better, got {promotion!r}", {"promote": promotion}
         )
@@ -38,35 +39,49 @@ def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             "training on demand needs REDIS_URL and a `skserve worker`; without them run "
             f"`skserve train --spec <spec for {name}>`"
         )
-    job = enqueue_training(svc.redis, spec, promotion)
-    location = url_for("training.training_status", name=name, job_id=job.id)
+    with svc.sessions() as session, session.begin():
+        run = training_runs.create_run(session, model_name=name, spec=spec, promotion=promotion)
+    try:
+        svc.dispatcher.train(run)
+    except QueueUnavailable as exc:
+        raise errors.ServiceUnavailable(str(exc), {"job_id": run.id}) from None
+    location = url_for("training.training_status", name=name, run_id=run.id)
     return (
-        {"job_id": job.id, "status": "queued", "status_url": location},
+        {"job_id": run.id, "status": run.status, "status_url": location},
         202,
         {"Location": location},
     )
 
 
-@bp.get("/models/<name>/train/<job_id>")
-def training_status(name: str, job_id: str) -> dict[str, Any]:
-    """Status of a training run (and the version it registered once finished)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    svc = services()
-    if svc.redis is None:
-        raise errors.NotFoundError(f"no training job {job_id!r}: training needs REDIS_URL")
+@bp.get("/models/<name>/train/<run_id>")
+def training_status(name: str, run_id: str) -> dict[str, Any]:
+    """Status and timings of a training run, with the version it registered once finished."""
     try:
-        job = Job.fetch(job_id, connection=svc.redis)
-    except NoSuchJobError:
-        raise errors.NotFoundError(
-            f"no training job {job_id!r} (finished jobs are kept for a limited time)",
-            {"job_id": job_id},
-        ) from None
-    body: dict[str, Any] = {"job_id": job.id, "model": name, "status": job.get_status().value}
-    if body["status"] == "finished":
-        body["result"] = json_safe(job.return_value())
-    if body["status"] == "failed":
-        result = job.latest_result()
-        body["error"] = (result.exc_string or "").strip().splitlines()[-1] if result else None
+        with services().sessions() as session:
+            run = training_runs.get_run(session, run_id=run_id, model_name=name)
+    except training_runs.TrainingRunNotFound as exc:
+        raise errors.NotFoundError(str(exc), {"job_id": run_id}) from None
+    return run_json(run)
+
+
+def run_json(run: training_runs.TrainingRunRecord) -> dict[str, Any]:
+    """A training run as the API shows it."""
+    body: dict[str, Any] = {
+        "job_id": run.id,
+        "model": run.model_name,
+        "status": run.status,
+        "promote": run.promotion,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "version": run.version,
+    }
+    if run.result is not None:
+        body["result"] = run.result
+    if run.error is not None:
+        body["error"] = run.error
     return body
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from inference.fastpath.transformers import MISSING, RAISE, ZERO, Encoding, Op, is_missing
+from inference.fastpath.transformers import MISSING, RAISE, ZERO, Encoding, Op
+from inference.json_values import is_missing
 
 Columns = Mapping[str, np.ndarray]
 _NOT_FOUND = -9  # never a table result (those are >= -1); an int keeps `in` checks fast

@@ -7,7 +7,6 @@ multiply), so the results are bit-identical. Encoders become per-column lookup t
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +24,7 @@ from sklearn.preprocessing import (
 )
 
 from inference.fastpath.errors import Unsupported
+from inference.json_values import is_missing
 
 ZERO = -1  # one-hot result: the row stays all zeros (ignored unknown, dropped category)
 RAISE = -2  # one-hot result: scikit-learn raises ValueError on this value
@@ -55,11 +55,6 @@ class Encoding:
     width: int
     binary: bool = False  # a two-class LabelBinarizer: one output column
     fill: Any = MISSING  # what an imputer in front puts in place of a missing value
-
-
-def is_missing(value: Any) -> bool:
-    """NaN or None: what pandas turns into a missing value of a string column."""
-    return value is None or (isinstance(value, numbers.Real) and math.isnan(value))
 
 
 def _params(values: Any, width: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
+from settings import Settings
 from skserve.cli.db import safe_url, with_engine
-from skserve.settings import Settings
 
 DEFAULT_SPEC = Path("specs") / "adult.toml"
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 import sqlalchemy as sa
 
-from skserve.cli.common import cli_settings
-from skserve.settings import Settings
+from settings import Settings
+from skserve.cli.environment import cli_settings
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar

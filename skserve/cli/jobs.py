@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 POLL_SECONDS = 0.5
 
@@ -50,7 +50,7 @@ def submit(
     wait: bool,
 ) -> None:
     """Submit a batch job; with --wait (or without Redis) follow it to the end."""
-    from worker.dispatch import JobRequest, create_batch_job
+    from db.job_submission import JobRequest, create_batch_job
 
     source = _source(table, ids, id_range, csv_path)
     settings = cli_settings()

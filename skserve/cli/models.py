@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from skserve.cli.common import cli_settings, session_scope
+from skserve.cli.environment import cli_settings, session_scope
 
 
 @click.group()
@@ -103,7 +103,8 @@ def promote(name: str, version: int) -> None:
 def register(name: str, path: Path, schema_path: str | None, promote_now: bool) -> None:
     """Register a cloudpickled pipeline file (e.g. ./binary/pipeline.pkl) as a new version."""
     from db.registry import promote as promote_version
-    from trainer.register import RegistrationError, register_pipeline
+    from db.registry import register_pipeline
+    from inference.inspection import InvalidPipelineError
 
     schema = json.loads(Path(schema_path).read_text()) if schema_path else None
     try:
@@ -113,7 +114,7 @@ def register(name: str, path: Path, schema_path: str | None, promote_now: bool) 
             )
             if promote_now:
                 promote_version(session, name=name, version=record.version)
-    except RegistrationError as exc:
+    except InvalidPipelineError as exc:
         raise click.ClickException(f"{path} was not registered: {exc}") from None
     click.echo(
         f"Registered {name} v{record.version} from {path}"

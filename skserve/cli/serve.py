@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 GUNICORN_CONFIG = "python:api.gunicorn_conf"
 APP = "api.app:create_app()"

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from skserve.cli.common import cli_settings
+from skserve.cli.environment import cli_settings
 
 
 @click.command()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from settings import Settings
 from skserve.cli.bootstrap import (
     DEFAULT_SPEC,
     Bootstrapped,
@@ -25,10 +26,9 @@ from skserve.cli.bootstrap import (
     load_training_spec,
     step,
 )
-from skserve.cli.common import cli_settings
 from skserve.cli.db import database_errors, safe_url
+from skserve.cli.environment import cli_settings
 from skserve.cli.supervisor import Child, Supervisor
-from skserve.settings import Settings
 
 LOCAL_HOST = "127.0.0.1"
 START_REDIS = "Start Redis (`redis-server`) or unset REDIS_URL to run jobs inside the API."

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db import registry
 from inference.artifact import unpickle_pipeline
-from skserve.settings import Settings
+from settings import Settings
 
 FEATURE_ROWS = 40  # ids 1..40 of adult_features
 

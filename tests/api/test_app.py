@@ -23,7 +23,7 @@ from api.app import create_app
 from api.services import StartupError, register_model_file
 from db import registry
 from db.engine import make_engine, make_session_factory
-from skserve.settings import Settings
+from settings import Settings
 from tests.api.helpers import RECORD
 from tests.conftest import TEST_REDIS_URL
 

@@ -15,7 +15,7 @@ from rq import Queue
 
 from api.app import create_app
 from db.job_results import stream_results_csv
-from skserve.settings import Settings
+from settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.worker.helpers import NO_WAIT, cancel_active_jobs, get_job, reference_predictions
 from worker.context import JobContext

@@ -12,10 +12,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.routes.jobs import DISPATCHER
 from db import registry
 from db.engine import make_engine
-from skserve.settings import Settings
+from settings import Settings
 from tests.worker.helpers import NO_WAIT, cancel_active_jobs, wait_until_ended
 
 
@@ -32,9 +31,7 @@ def make_app(url: str) -> Flask:
 
 
 def close(app: Flask) -> None:
-    dispatcher = app.extensions.get(DISPATCHER)
-    if dispatcher is not None:
-        dispatcher.shutdown(wait=True)
+    app.extensions["skserve"].dispatcher.shutdown(wait=True)
     cancel_active_jobs(app.extensions["skserve"].engine)
     app.extensions["skserve"].engine.dispose()
 

@@ -201,6 +201,31 @@ def test_training_on_demand_runs_on_a_real_worker(
     assert _versions(pg_engine, "control")[-1] == (2, True)
 
 
+def test_training_status_survives_a_redis_flush_and_names_only_training_runs(
+    api_settings, control_model, redis_conn
+):
+    from tests.conftest import TEST_REDIS_URL
+
+    settings = replace(api_settings, admin_token=TOKEN, redis_url=TEST_REDIS_URL)
+    app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
+    try:
+        client = app.test_client()
+        queued = client.post("/models/control/train?promote=no", headers=ADMIN).get_json()
+        redis_conn.flushdb()
+        status = client.get(queued["status_url"])
+        redis_conn.set("rq:job:chunk-x-0-1", "not a training run")
+        other_model = client.get(f"/models/adult/train/{queued['job_id']}")
+        not_a_run = client.get("/models/control/train/chunk-x-0-1")
+    finally:
+        app.extensions["skserve"].close()
+    body = status.get_json()
+    assert status.status_code == 200
+    assert (body["status"], body["model"], body["promote"]) == ("queued", "control", "no")
+    assert body["created_at"].endswith("+00:00") and body["finished_at"] is None
+    assert (other_model.status_code, other_model.get_json()["error_code"]) == (404, "NOT_FOUND")
+    assert (not_a_run.status_code, not_a_run.get_json()["error_code"]) == (404, "NOT_FOUND")
+
+
 def test_openapi_document_validates_and_docs_are_served_locally(client):
     document = client.get("/openapi.json").get_json()
     validate(document)

@@ -1,4 +1,4 @@
-"""The initial migration builds exactly db/tables.py, on PostgreSQL and SQLite."""
+"""The migrations build exactly db/tables.py, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from db.engine import make_engine
-from db.migrate import current, downgrade, owned_by_skserve, upgrade
+from db.migrate import MIGRATIONS_DIR, current, downgrade, head, owned_by_skserve, upgrade
 from db.tables import metadata, model_versions
 
-HEAD = "0001"
+HEAD = head()
+
+
+def test_head_is_the_newest_migration_file():
+    newest = sorted(MIGRATIONS_DIR.glob("versions/0*.py"))[-1]
+    assert newest.name.startswith(f"{HEAD}_")
 
 
 def _schema_differences(connection: sa.Connection) -> list:

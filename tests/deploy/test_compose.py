@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from skserve.settings import Settings, load_settings
+from settings import Settings, load_settings
 from tests.deploy.files import (
     COMPOSE_FILE,
     ENV_EXAMPLE,

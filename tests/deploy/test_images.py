@@ -19,7 +19,7 @@ from tests.deploy.files import (
 )
 
 EXPECTED_CMD = {"api": ["skserve", "api"], "worker": ["skserve", "worker"]}
-SOURCE_DIRS = ("api", "db", "inference", "skserve", "trainer", "worker")
+SOURCE_DIRS = ("api", "db", "inference", "settings", "skserve", "trainer", "worker")
 
 
 def base_images(name: str) -> set[str]:

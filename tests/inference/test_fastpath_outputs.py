@@ -24,7 +24,8 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 from inference.artifact import ArtifactMetadata, ModelArtifact
 from inference.fastpath import check_parity, compile_pipeline, try_compile
 from inference.fastpath.outputs import plan_outputs
-from inference.predict import LoadedModel, predict_validated
+from inference.model import LoadedModel
+from inference.predict import predict_validated
 from inference.schema import infer_schema
 from inference.validation import ValidatedInput
 from tests.inference.fastpath_cases import ADULT_LIKE, CATEGORICAL, NUMERIC, make_frame

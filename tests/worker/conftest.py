@@ -8,7 +8,7 @@ import pytest
 from rq import Queue
 from sqlalchemy.engine import Engine
 
-from skserve.settings import Settings
+from settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.worker.helpers import NO_WAIT, cancel_active_jobs
 from worker.context import JobContext, use_context

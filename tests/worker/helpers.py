@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db import jobs, registry
+from db.job_submission import JobRequest, create_batch_job
 from db.tables import JobStatus, batch_predictions
 from inference.artifact import unpickle_pipeline
 from worker.context import JobContext
-from worker.dispatch import JobRequest, create_batch_job
 
 # Retries run at once in tests: RQ's scheduler is not running in burst mode.
 NO_WAIT = (0.0, 0.0, 0.0)

@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: settings, database access, error reporting."""
+"""What a command needs from its environment: settings, and a database session to work in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import click
 from sqlalchemy.orm import Session
 
-from skserve.settings import Settings, SettingsError, load_settings
+from settings import Settings, SettingsError, load_settings
 
 
 def cli_settings() -> Settings:

@@ -1,4 +1,4 @@
-"""Settings read once from the environment at start, never at import."""
+"""Settings read once from the environment at start, never at import; a leaf for every package."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from db import registry
 from inference.compat import DataFrameMapper
-from trainer.register import RegistrationError, register_pipeline
+from inference.inspection import InvalidPipelineError
 
 
 def _frame(n=200):
@@ -32,7 +32,7 @@ def test_registers_a_fitted_mapper_pipeline_with_its_schema(pg_session):
     frame, y = _frame()
     data = cloudpickle.dumps(_mapper_pipeline().fit(frame, y))
 
-    record = register_pipeline(pg_session, name="external", data=data)
+    record = registry.register_pipeline(pg_session, name="external", data=data)
 
     assert record.version == 1
     features = {f["name"]: f for f in record.schema["features"]}
@@ -48,7 +48,9 @@ def test_registers_a_column_transformer_pipeline(pg_session):
     )
     pipeline = Pipeline([("ct", transformer), ("lr", LogisticRegression())]).fit(frame, y)
 
-    record = register_pipeline(pg_session, name="external_ct", data=cloudpickle.dumps(pipeline))
+    record = registry.register_pipeline(
+        pg_session, name="external_ct", data=cloudpickle.dumps(pipeline)
+    )
 
     kinds = {f["name"]: (f["kind"], f["unknown"]) for f in record.schema["features"]}
     assert kinds == {"x": ("numeric", "error"), "c": ("categorical", "error")}
@@ -72,6 +74,6 @@ def test_registers_a_column_transformer_pipeline(pg_session):
     ],
 )
 def test_rejects_bad_files_and_registers_nothing(pg_session, make_bytes, message):
-    with pytest.raises(RegistrationError, match=message):
-        register_pipeline(pg_session, name="rejected", data=make_bytes())
+    with pytest.raises(InvalidPipelineError, match=message):
+        registry.register_pipeline(pg_session, name="rejected", data=make_bytes())
     assert registry.list_versions(pg_session, name="rejected") == []

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from db.identifiers import ColumnNotFound, InvalidIdentifier, TableNotFound
 from db.job_sources import Source, SourceError, UnknownIds, parse_source, plan_chunks
-from worker.dispatch import JobRequest, create_batch_job
+from db.job_submission import JobRequest, create_batch_job
 
 ODD_TABLES = """
 CREATE TABLE jobs_text_ids AS SELECT id::text AS id, age, workclass, fnlwgt, education,

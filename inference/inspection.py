@@ -1,4 +1,4 @@
-"""Register pipelines made elsewhere (upload, `skserve models register`, MODEL_PATH)."""
+"""Check a pipeline made elsewhere (upload, `models register`, MODEL_PATH) and describe it."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ from typing import Any
 from sklearn.base import is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
-from sqlalchemy.orm import Session
 
-from db import registry
 from inference.artifact import (
     ArtifactMetadata,
     CorruptArtifact,
     library_versions,
-    sha256_of,
     unpickle_pipeline,
 )
 from inference.introspect import final_estimator, input_features
 from inference.json_values import json_safe
-from inference.schema import Feature, FeatureSchema
+from inference.schema import Feature, FeatureSchema, UnknownPolicy
 
 
-class RegistrationError(ValueError):
-    """The file cannot be registered as a model; the message says why."""
+class InvalidPipelineError(ValueError):
+    """The bytes are not a fitted scikit-learn pipeline that can be served; the message says why."""
 
 
 def inspect_pipeline(data: bytes, schema: dict[str, Any] | None = None) -> ArtifactMetadata:
@@ -31,18 +28,22 @@ def inspect_pipeline(data: bytes, schema: dict[str, Any] | None = None) -> Artif
     try:
         pipeline = unpickle_pipeline(data)
     except CorruptArtifact as exc:
-        raise RegistrationError(f"{exc}; upload a cloudpickle file of a fitted pipeline") from None
+        raise InvalidPipelineError(
+            f"{exc}; upload a cloudpickle file of a fitted pipeline"
+        ) from None
     if not hasattr(pipeline, "predict") or not hasattr(pipeline, "fit"):
-        raise RegistrationError(
+        raise InvalidPipelineError(
             f"the file holds a {type(pipeline).__name__}, not a scikit-learn Pipeline or "
             "estimator with predict()"
         )
     try:
         check_is_fitted(final_estimator(pipeline))
     except NotFittedError:
-        raise RegistrationError("the pipeline is not fitted; fit it before registering") from None
+        raise InvalidPipelineError(
+            "the pipeline is not fitted; fit it before registering"
+        ) from None
     except TypeError as exc:
-        raise RegistrationError(f"not a scikit-learn estimator: {exc}") from None
+        raise InvalidPipelineError(f"not a scikit-learn estimator: {exc}") from None
     feature_schema = FeatureSchema.from_dict(schema) if schema else _schema_of(pipeline)
     classifier = is_classifier(pipeline)
     classes = (
@@ -59,7 +60,7 @@ def inspect_pipeline(data: bytes, schema: dict[str, Any] | None = None) -> Artif
 def _schema_of(pipeline: Any) -> FeatureSchema:
     described = input_features(pipeline)
     if not described:
-        raise RegistrationError(
+        raise InvalidPipelineError(
             "cannot tell which input features the pipeline reads (no DataFrameMapper, "
             "ColumnTransformer or feature_names_in_); register it with a schema"
         )
@@ -78,25 +79,11 @@ def _schema_of(pipeline: Any) -> FeatureSchema:
     )
 
 
-def register_pipeline(
-    session: Session,
-    *,
-    name: str,
-    data: bytes,
-    schema: dict[str, Any] | None = None,
-    source: str = "upload",
-) -> registry.VersionRecord:
-    """Validate pipeline bytes and store them as the next version of `name`."""
-    try:
-        registry.check_model_name(name)
-    except registry.InvalidModelName as exc:
-        raise RegistrationError(str(exc)) from None
-    metadata = inspect_pipeline(data, schema)
-    return registry.register_version(
-        session,
-        name=name,
-        artifact=data,
-        sha256=sha256_of(data),
-        metadata=metadata,
-        details={"registered_from": source},
-    )
+def unknown_policies(pipeline: Any, schema: FeatureSchema) -> dict[str, UnknownPolicy]:
+    """Per categorical feature: does the fitted encoder ignore unknown categories?"""
+    described = {f.name: f for f in input_features(pipeline) or []}
+    return {
+        f.name: described[f.name].unknown if f.name in described else "error"  # type: ignore[misc]
+        for f in schema.features
+        if f.kind == "categorical"
+    }
