@@ -20,9 +20,8 @@ JOB_ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PATH_PARAMETERS: dict[str, tuple[re.Pattern[str], str]] = {
     "name": (re.compile(MODEL_NAME_PATTERN), f"model names are {MODEL_NAME_RULE}"),
     "job_id": (re.compile(JOB_ID_PATTERN), "job ids are lower-case UUIDs as POST /jobs returns"),
-    "run_id": (re.compile(JOB_ID_PATTERN), "training run ids are lower-case UUIDs"),
 }
-NOUNS = {"name": "model name", "job_id": "job id", "run_id": "training run id"}
+NOUNS = {"name": "model name", "job_id": "job id"}
 # A JSON escape that decodes to NUL or to half of a surrogate pair.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 

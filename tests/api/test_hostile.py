@@ -170,7 +170,6 @@ for path in (
     "/models/adult/entities/%ff/prediction",
     "/models/%00/train/" + JOB,
     "/models/adult/train/%00",
-    "/models/adult/train/not-a-job",
     "/jobs/%00/results",
     "/jobs/not-a-uuid",
     "/jobs/" + JOB.replace("0", "A"),
@@ -204,6 +203,7 @@ case(
     "INVALID_PARAMETER",
 )
 case("train NUL", "POST", "/models/%00/train", {"headers": ADMIN}, 400, "INVALID_PARAMETER")
+case("not a training run", "GET", "/models/adult/train/not-a-run", None, 404, "NOT_FOUND")
 case("unknown job", "GET", f"/jobs/{JOB}", None, 404, "JOB_NOT_FOUND")
 case("unknown job results", "GET", f"/jobs/{JOB}/results", None, 404, "JOB_NOT_FOUND")
 # Deep nesting, on every JSON route.
