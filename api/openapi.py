@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 ERROR_CODES = {
-    400: "INVALID_JSON, INVALID_BODY, INVALID_VERSION, INVALID_ID, NO_FEATURE_TABLE",
+    400: "INVALID_JSON, INVALID_BODY, INVALID_PARAMETER, INVALID_VERSION, INVALID_ID, "
+    "NO_FEATURE_TABLE",
     401: "UNAUTHORIZED (no admin token)",
     403: "FORBIDDEN (wrong admin token, or admin endpoints disabled)",
     404: "MODEL_NOT_FOUND, VERSION_NOT_FOUND, ENTITY_NOT_FOUND, JOB_NOT_FOUND, NOT_FOUND",
