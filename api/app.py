@@ -6,17 +6,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 
 from api.errors import register_error_handlers
 from api.metrics import init_metrics
 from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
 from api.services import EXTENSION, Services, preload_models, register_model_file
+from db.deadline import Deadline
 from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
 from settings import Settings, load_settings
+from settings.redis_client import make_redis
 from worker.context import JobContext
 from worker.dispatch import RETRY_INTERVALS, Dispatcher
 
@@ -65,7 +68,7 @@ def count_jobs(services: Services) -> dict[str, int]:
 
 def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     """Engine, model store (preloaded, watched), entity reader, Redis client and dispatcher."""
-    engine = make_engine(settings.database_url)
+    engine = make_api_engine(settings)
     sessions = make_session_factory(engine)
     default_model = settings.default_model
     if settings.model_path:
@@ -78,7 +81,7 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     if config["START_WATCHER"]:
         watcher = ProductionWatcher(store, settings.model_poll_seconds)
         watcher.start()
-    redis = make_redis(settings.redis_url)
+    redis = None if settings.redis_url is None else make_redis(settings.redis_url)
     context = JobContext(settings, engine, sessions, store)
     intervals = tuple(config["JOB_RETRY_INTERVALS"])
     return Services(
@@ -88,7 +91,11 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         store=store,
         # Entity reads skip the pool's pre-ping round trip; EntityReader retries a dead
         # connection itself.
-        entities=EntityReader(make_engine(settings.database_url, pool_pre_ping=False)),
+        entities=EntityReader(
+            make_api_engine(settings, pool_pre_ping=False),
+            Deadline(settings.db_statement_timeout),
+        ),
+        deadline=Deadline(settings.db_statement_timeout, threads=1),
         redis=redis,
         watcher=watcher,
         default_model=default_model,
@@ -99,18 +106,23 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     )
 
 
-def make_redis(url: str | None) -> Any:
-    """A Redis client for `url` (it connects on first use), None for the embedded queue."""
-    if url is None:
-        return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """An engine whose connects, statements and pool waits are bounded by the DB_* settings."""
+    return make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        pool_timeout=settings.db_pool_timeout,
+        **kwargs,
+    )
 
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
+    from api.protocols import mlflow, v2
     from api.routes import docs, health, jobs, models, predictions, training
 
     for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (v2.bp, mlflow.bp):  # other servers' protocols over the same core
         app.register_blueprint(blueprint)

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.metrics import ERRORS
@@ -253,13 +255,28 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def handle_database_error(exc: OperationalError | InterfaceError) -> Response:
+# The database is down, hung or out of connections: the request may succeed later (503).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def handle_database_error(exc: Exception) -> Response:
     """The database failed: log it, tell the client to retry (never the SQL or the trace)."""
-    log.error("database error on %s %s: %s", request.method, request.path, exc.orig)
+    reason = getattr(exc, "orig", None) or exc
+    log.error("database error on %s %s: %s", request.method, request.path, reason)
     return error_response(
         503,
         ServiceUnavailable.error_code,
         "the database is unavailable; retry shortly (GET /ready shows what is down)",
+    )
+
+
+def handle_queue_error(exc: Exception) -> Response:
+    """Redis failed (down, timing out): log it, tell the client to retry."""
+    log.error("redis error on %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        503,
+        ServiceUnavailable.error_code,
+        "the job queue (Redis) is unavailable; retry shortly (GET /ready shows what is down)",
     )
 
 
@@ -277,6 +294,7 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error raised in a request to one of the handlers above."""
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_error)
-    app.register_error_handler(InterfaceError, handle_database_error)
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, handle_database_error)
+    app.register_error_handler(RedisError, handle_queue_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,5 +1,7 @@
 """gunicorn settings, read from the environment (`gunicorn -c python:api.gunicorn_conf`).
 
+The worker is api.gunicorn_worker.ApiWorker, gunicorn's threaded worker reading request heads
+without holding a thread, so idle or trickling clients cannot pin the API (see that module).
 The app is not preloaded in the master: each worker runs `create_app()`, which loads the
 production models and starts its own promotion watcher before the worker accepts requests
 (threads and pooled connections do not survive a fork).
@@ -9,7 +11,15 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+worker_class = "api.gunicorn_worker.ApiWorker"
+# Threads per worker: requests served at once by one process. Waiting for a slow client's
+# request costs no thread; a thread is held only while a request is read, run and answered.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Open connections per worker (kept-alive and half-sent ones included); beyond it, new ones
+# wait in the backlog.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+# Seconds an idle kept-alive connection, or one waiting between bytes of its request, stays open.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 preload_app = False
 # Loading and compiling models happens while a worker boots; give it time before the
 # master kills it as stuck.

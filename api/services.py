@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors
 from db import registry
+from db.deadline import Deadline
 from db.entities import EntityReader, EntityTable
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
@@ -64,6 +65,7 @@ class Services:
     watcher: ProductionWatcher | None = None
     default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
     prediction_log: PredictionLogger | None = None
+    deadline: Deadline | None = None  # bounds the /ready database check
     dispatcher: JobDispatcher | None = None
     _only_model: str | None = field(default=None, repr=False)
 
@@ -75,6 +77,8 @@ class Services:
             self.watcher.stop()
         if self.prediction_log is not None:
             self.prediction_log.stop()
+        if self.deadline is not None:
+            self.deadline.close()
         self.entities.dispose()
         self.engine.dispose()
 

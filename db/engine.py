@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_POOL_TIMEOUT = 30.0
+# TCP keepalives notice a server host that vanished (not a stopped server process: its kernel
+# still answers; the client-side deadline in db/deadline.py covers that).
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
-def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for `url`; for SQLite files the parent folder is created first."""
+
+def make_engine(
+    url: str | sa.URL,
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: float | None = None,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for `url`; for SQLite files the parent folder is created first.
+
+    On PostgreSQL, opening a connection gives up after `connect_timeout` seconds, the server
+    cancels statements running longer than `statement_timeout` (None: no limit), and waiting
+    for a pooled connection gives up after `pool_timeout` seconds.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+        connect_args = {**KEEPALIVES, "connect_timeout": max(1, math.ceil(connect_timeout))}
+        if statement_timeout is not None:
+            connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
+        if kwargs.get("poolclass") is None:
+            kwargs.setdefault("pool_timeout", pool_timeout)
     return sa.create_engine(url, **kwargs)
 
 

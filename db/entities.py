@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from db.deadline import Deadline
 from db.engine import is_postgres
 from db.identifiers import check_columns
 
@@ -101,10 +102,15 @@ def _text_id(value: Any) -> str:
 
 
 class EntityReader:
-    """Reads feature rows by id over the engine's pool, caching checked tables per process."""
+    """Reads feature rows by id over the engine's pool, caching checked tables per process.
 
-    def __init__(self, engine: Engine) -> None:
+    With a `deadline`, every read gives up (DatabaseTimeout) when the database does not answer
+    in time, so a hung server answers callers quickly instead of holding them.
+    """
+
+    def __init__(self, engine: Engine, deadline: Deadline | None = None) -> None:
         self._engine = engine
+        self._deadline = deadline
         self._postgres = is_postgres(engine)
         self._tables: dict[tuple[str, str, tuple[str, ...]], EntityTable] = {}
         self._lock = threading.Lock()
@@ -115,7 +121,7 @@ class EntityReader:
         found = self._tables.get(key)
         if found is None:
             with self._lock:
-                found = self._tables.get(key) or self._check(*key)
+                found = self._tables.get(key) or self._within_deadline(self._check, *key)
                 self._tables[key] = found
         return found
 
@@ -141,11 +147,15 @@ class EntityReader:
     def fetch(self, table: EntityTable, ids: Sequence[Any]) -> EntityRows:
         """The rows with these (parsed) ids; unknown ids are simply absent."""
         wanted = list(dict.fromkeys(ids))
-        rows = self._fetch_postgres(table, wanted) if table.postgres else self._fetch(table, wanted)
+        read = self._fetch_postgres if table.postgres else self._fetch
+        rows = self._within_deadline(read, table, wanted)
         found = [row[0] for row in rows]
         values = list(zip(*rows, strict=True)) if rows else [()] * (len(table.columns) + 1)
         columns = {name: list(values[i + 1]) for i, name in enumerate(table.columns)}
         return EntityRows(found, columns)
+
+    def _within_deadline(self, call: Any, *args: Any) -> Any:
+        return call(*args) if self._deadline is None else self._deadline.run(call, *args)
 
     def _fetch_postgres(self, table: EntityTable, ids: list[Any]) -> list[tuple]:
         # The raw psycopg2 connection skips SQLAlchemy's statement layer; autocommit for this
@@ -154,7 +164,10 @@ class EntityReader:
         # is then noticed here, discarded and the read retried once on a fresh one.
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         for attempt in (1, 2):
-            raw = self._engine.raw_connection()
+            try:
+                raw = self._engine.raw_connection()
+            except dbapi_error as exc:  # the pool re-raises a failed reconnect unwrapped
+                raise sa.exc.DBAPIError.instance(None, None, exc, dbapi_error) from exc
             driver = raw.driver_connection
             try:
                 driver.autocommit = True
@@ -178,12 +191,17 @@ class EntityReader:
             return [tuple(row) for row in connection.execute(statement, {"ids": ids})]
 
     def dispose(self) -> None:
-        """Close the pooled connections of the reader's engine."""
+        """Close the pooled connections of the reader's engine (and its deadline's threads)."""
+        if self._deadline is not None:
+            self._deadline.close()
         self._engine.dispose()
 
     def first_id(self, table: EntityTable) -> Any | None:
         """The smallest id in the table (for examples), None when it is empty."""
         column = sa.column(table.id_column)
         query = sa.select(column).select_from(sa.table(table.table)).order_by(column).limit(1)
+        return self._within_deadline(self._scalar, query)
+
+    def _scalar(self, query: Any) -> Any:
         with self._engine.connect() as connection:
             return connection.scalar(query)

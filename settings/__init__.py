@@ -31,6 +31,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     fast_path: bool = True
+    db_connect_timeout: float = 3.0
+    db_statement_timeout: float = 5.0
+    db_pool_timeout: float = 2.0
 
     @property
     def embedded_database(self) -> bool:
@@ -109,4 +112,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
         fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
+        db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 3.0, 1.0, 600.0),
+        db_statement_timeout=_float(env, "DB_STATEMENT_TIMEOUT", 5.0, 0.1, 3600.0),
+        db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 2.0, 0.1, 600.0),
     )

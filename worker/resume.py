@@ -31,7 +31,9 @@ def resume_idle_chunks(
             return 0
         ids = [rq_job_id(c.job_id, c.chunk_index, c.attempts) for c in idle]
         rq_jobs = Job.fetch_many(ids, connection=queue.connection)
-        waiting = set(queue.get_job_ids())
+        # Taken by a worker that has not started it yet: RQ's intermediate queue (RQ's own
+        # cleanup re-runs a job left there by a worker that died at that very moment).
+        waiting = set(queue.get_job_ids()) | set(queue.intermediate_queue.get_job_ids())
         for chunk, rq_job in zip(idle, rq_jobs, strict=True):
             if will_run(rq_job, waiting):
                 continue
@@ -62,8 +64,7 @@ def resume_idle_chunks(
 def will_run(rq_job: Any, waiting: set[str]) -> bool:
     """True when RQ will still hand this job to a worker, or one only just took it.
 
-    `waiting` holds the ids in the queue. A job marked queued but not in the queue was taken
-    by a worker that stopped before starting it (RQ's "intermediate queue").
+    `waiting` holds the ids in the queue and those a worker has taken but not started yet.
     """
     from rq.job import JobStatus
     from rq.utils import now

@@ -51,14 +51,22 @@ def _check(ok: bool, detail: str) -> dict[str, Any]:
 
 
 def check_database(svc: Services) -> dict[str, Any]:
-    """SELECT 1 on the pool."""
+    """SELECT 1 on the pool, within the statement timeout."""
     try:
-        with svc.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        if svc.deadline is None:
+            select_one(svc.engine)
+        else:
+            svc.deadline.run(select_one, svc.engine)
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return _check(False, f"unavailable ({reason})")
     return _check(True, svc.engine.dialect.name)
+
+
+def select_one(engine: sa.Engine) -> None:
+    """One round trip to the database."""
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
 
 
 def check_redis(svc: Services) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from inference.predict import PredictionResult, predict_validated
 from inference.validation import InvalidInput
 
 bp = Blueprint("predictions", __name__)
+# What the prediction log keeps of a response; "protocol" is set by the V2 and MLflow layers.
+LOGGED_OUTPUTS = ("predictions", "probabilities", "ids", "protocol")
 
 
 def recorded(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -59,7 +61,7 @@ def record_prediction(body: dict[str, Any], latency_ms: float) -> None:
             rows=rows,
             latency_ms=latency_ms,
             inputs=g.pop("prediction_inputs", None),
-            outputs={k: body[k] for k in ("predictions", "probabilities", "ids") if k in body},
+            outputs={k: body[k] for k in LOGGED_OUTPUTS if k in body},
         )
 
 

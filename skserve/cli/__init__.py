@@ -15,6 +15,7 @@ COMMANDS = {
     "jobs": "skserve.cli.jobs:jobs",
     "models": "skserve.cli.models:models",
     "predict": "skserve.cli.predict:predict",
+    "serve": "skserve.cli.serve:serve",
     "train": "skserve.cli.train:train",
     "up": "skserve.cli.up:up",
     "worker": "skserve.cli.serve:worker",

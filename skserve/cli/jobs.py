@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from settings.redis_client import make_redis
 from skserve.cli.environment import cli_settings
 
 POLL_SECONDS = 0.5
@@ -98,7 +99,7 @@ def _run(context: Any, job: Any, wait: bool) -> Any:
         click.echo("REDIS_URL is not set: running the chunks in this process.")
         with _progress(job) as advance:
             return run_job_inline(context, job, progress=advance)
-    redis = _redis(context.settings.redis_url)
+    redis = make_redis(context.settings.redis_url)
     Dispatcher(context, redis).dispatch(job)
     if not _workers_running(redis):
         click.echo("No worker is running yet: start one with `skserve worker`.", err=True)
@@ -247,12 +248,6 @@ def _context(settings: Any) -> Iterator[Any]:
         yield context
     finally:
         context.engine.dispose()
-
-
-def _redis(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
 
 
 @contextlib.contextmanager

@@ -53,6 +53,43 @@ def metrics_dir(configured: str | None) -> str:
     return tempfile.mkdtemp(prefix="skserve-metrics-")
 
 
+# SageMaker's hosting contract: `docker run <image> serve` must answer /ping and /invocations on
+# SAGEMAKER_BIND_TO_PORT (8080); these variables map onto gunicorn's.
+SAGEMAKER_PORT = "8080"
+SAGEMAKER_MODEL = Path("/opt/ml/model/pipeline.pkl")
+
+
+@click.command()
+def serve() -> None:
+    """SageMaker's `serve`: the API on SAGEMAKER_BIND_TO_PORT (default 8080), all interfaces.
+
+    SAGEMAKER_MODEL_SERVER_WORKERS and SAGEMAKER_MODEL_SERVER_TIMEOUT set gunicorn's workers
+    and timeout; MODEL_PATH defaults to /opt/ml/model/pipeline.pkl when that file exists.
+    """
+    os.environ.update(sagemaker_environment(os.environ, model_file=SAGEMAKER_MODEL))
+    api.callback(port=None, workers=None)
+
+
+def sagemaker_environment(environ: dict[str, str] | os._Environ, model_file: Path) -> dict:
+    """The variables `serve` sets from SageMaker's."""
+    env = {
+        "HOST": "0.0.0.0",
+        "PORT": environ.get("SAGEMAKER_BIND_TO_PORT") or SAGEMAKER_PORT,
+    }
+    if environ.get("SAGEMAKER_MODEL_SERVER_WORKERS"):
+        env["WEB_CONCURRENCY"] = environ["SAGEMAKER_MODEL_SERVER_WORKERS"]
+    if environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT"):
+        env["GUNICORN_TIMEOUT"] = environ["SAGEMAKER_MODEL_SERVER_TIMEOUT"]
+    if not environ.get("MODEL_PATH") and model_file.is_file():
+        env["MODEL_PATH"] = str(model_file)
+    return env
+
+
+def serve_main() -> None:
+    """The `serve` executable SageMaker runs (`docker run <image> serve`)."""
+    serve(args=[], prog_name="serve")
+
+
 # --- `skserve worker`: the RQ worker entry point (owned by the batch-jobs work) -------------
 
 

@@ -16,6 +16,11 @@ import click
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
 
 
+# A crashed restartable child is started again at most this many times, after this many seconds.
+MAX_RESTARTS = 5
+RESTART_DELAY = 2.0
+
+
 @dataclass
 class Child:
     """One supervised process and the thread echoing its output."""
@@ -23,6 +28,9 @@ class Child:
     name: str
     process: subprocess.Popen[str]
     reader: threading.Thread
+    argv: tuple[str, ...] = ()
+    restart: bool = False  # start it again when it exits on its own
+    restarts: int = 0
 
     @property
     def running(self) -> bool:
@@ -33,16 +41,22 @@ class Child:
 class Supervisor:
     """Starts children, watches them, and stops every one of them on request."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, stop_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        stop_timeout: float = 15.0,
+        restart_delay: float = RESTART_DELAY,
+    ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.stop_timeout = stop_timeout
+        self.restart_delay = restart_delay
         self.children: list[Child] = []
         self.stop_requested = threading.Event()
         self._force = threading.Event()
         self._echo_lock = threading.Lock()
 
-    def start(self, name: str, argv: Sequence[str]) -> Child:
-        """Start `argv` with its output prefixed by `name`."""
+    def start(self, name: str, argv: Sequence[str], *, restart: bool = False) -> Child:
+        """Start `argv` with its output prefixed by `name`; `restart`: start it again on exit."""
         # A session of its own: a terminal's Ctrl-C reaches only the supervisor, which then
         # stops children in order, and the child's whole process group can be killed at the end.
         process = subprocess.Popen(
@@ -60,7 +74,7 @@ class Supervisor:
         reader = threading.Thread(
             target=self._pump, args=(name, color, process.stdout), daemon=True
         )
-        child = Child(name, process, reader)
+        child = Child(name, process, reader, tuple(argv), restart)
         self.children.append(child)
         reader.start()
         self.echo(f"started {name} (pid {process.pid}): {' '.join(argv)}")
@@ -88,12 +102,43 @@ class Supervisor:
         return next((child for child in self.children if not child.running), None)
 
     def wait(self, poll: float = 0.2) -> Child | None:
-        """Block until a stop is requested (None) or a child exits on its own (that child)."""
+        """Block until a stop is requested (None) or a child that is not restarted exits.
+
+        A restartable child that exits is started again, up to MAX_RESTARTS times; after that
+        it stays stopped and the others go on.
+        """
         while not self.stop_requested.wait(poll):
             child = self.exited()
-            if child is not None:
+            if child is None:
+                continue
+            if not child.restart:
                 return child
+            self.replace(child)
         return None
+
+    def replace(self, child: Child) -> Child | None:
+        """Start an exited restartable child again, unless it used up its restarts."""
+        self.children.remove(child)
+        _kill_group(child)  # what it left behind (RQ's scheduler process, for a worker)
+        child.reader.join(timeout=5)
+        code = child.process.returncode
+        if child.restarts >= MAX_RESTARTS:
+            self.echo(
+                f"{child.name} exited with code {code} after {MAX_RESTARTS} restarts; leaving it "
+                "stopped (everything else keeps running; see its log above)",
+                err=True,
+            )
+            return None
+        self.echo(
+            f"{child.name} exited with code {code}; restarting it in {self.restart_delay:g} s "
+            f"({child.restarts + 1} of {MAX_RESTARTS})",
+            err=True,
+        )
+        if self.stop_requested.wait(self.restart_delay):
+            return None
+        new = self.start(child.name, child.argv, restart=True)
+        new.restarts = child.restarts + 1
+        return new
 
     def stop(self) -> None:
         """SIGTERM every child, wait for them, SIGKILL whatever is left after the timeout."""

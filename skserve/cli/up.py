@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from settings import Settings
+from settings.redis_client import make_redis
 from skserve.cli.bootstrap import (
     DEFAULT_SPEC,
     Bootstrapped,
@@ -111,7 +112,7 @@ def up(
         try:
             supervisor.start("api", api_command(port, api_workers))
             for number in range(1, worker_count + 1):
-                supervisor.start(f"worker-{number}", skserve_command("worker"))
+                supervisor.start(f"worker-{number}", skserve_command("worker"), restart=True)
             base_url = f"http://{host}:{port}"
             with step(f"waiting for {base_url}/ready"):
                 wait_until_ready(f"{base_url}/ready", supervisor, ready_timeout)
@@ -145,7 +146,7 @@ def check_redis(settings: Settings) -> None:
         return
     import redis
 
-    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    connection = make_redis(settings.redis_url)
     try:
         connection.ping()
     except redis.RedisError as exc:
@@ -206,7 +207,7 @@ def wait_until_ready(url: str, supervisor: Supervisor, timeout: float) -> None:
     last = "no answer yet"
     while not supervisor.stop_requested.is_set():
         child = supervisor.exited()
-        if child is not None:
+        if child is not None and not child.restart:
             raise ChildExited(child)
         status, body = probe(url)
         if status == 200:

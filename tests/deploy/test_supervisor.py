@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from skserve.cli.supervisor import Supervisor
+from skserve.cli.supervisor import MAX_RESTARTS, Supervisor
 
 SLEEP = "import time; time.sleep(60)"
 IGNORE_TERM = (
@@ -124,3 +125,37 @@ def test_children_get_the_supervisors_environment():
     child.process.wait(timeout=10)
     supervisor.stop()
     assert child.process.returncode == 42
+
+
+def test_a_crashed_restartable_child_is_started_again_up_to_the_limit(tmp_path, capsys):
+    count = tmp_path / "starts"
+    crash = "import sys; open(sys.argv[1], 'a').write('x'); raise SystemExit(1)"
+    supervisor = Supervisor(restart_delay=0.05)
+    api = supervisor.start("api", python(SLEEP))
+    supervisor.start("worker-1", python(crash, str(count)), restart=True)
+    waiter = threading.Thread(target=supervisor.wait, kwargs={"poll": 0.05})
+    waiter.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (count.read_text() if count.exists() else "").count("x") < MAX_RESTARTS + 1:
+            assert time.monotonic() < deadline, "the worker was not restarted enough times"
+            time.sleep(0.05)
+        time.sleep(1)  # no start beyond the limit
+        assert count.read_text() == "x" * (MAX_RESTARTS + 1)
+        assert api.running  # a dead worker never stops the API
+    finally:
+        supervisor.request_stop()
+        waiter.join(timeout=10)
+        supervisor.stop()
+    err = capsys.readouterr().err
+    assert "worker-1 exited with code 1; restarting it" in err
+    assert f"after {MAX_RESTARTS} restarts; leaving it stopped" in err
+
+
+def test_a_child_that_is_not_restartable_ends_the_wait():
+    supervisor = Supervisor()
+    api = supervisor.start("api", python("raise SystemExit(2)"))
+    try:
+        assert supervisor.wait(poll=0.05) is api
+    finally:
+        supervisor.stop()

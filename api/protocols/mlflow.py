@@ -1,0 +1,71 @@
+"""MLflow's scoring protocol, which SageMaker hosting shares: /invocations, /ping, /version."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from api import errors
+from api.protocols.core import native_error, predict_logged, server_version
+from api.protocols.mlflow_codec import decode_scoring, encode_scoring
+from api.services import services
+from inference.model import LoadedModel
+
+bp = Blueprint("mlflow", __name__)
+
+
+@bp.post("/invocations")
+def invocations() -> dict[str, Any]:
+    """Score the body with the default model (`?version=` pins one)."""
+    started = time.perf_counter()
+    svc = services()
+    return score(svc.model(svc.default_model_name(), request.args.get("version")), started)
+
+
+@bp.post("/models/<name>/invocations")
+def model_invocations(name: str) -> dict[str, Any]:
+    """Score the body with model `name`."""
+    started = time.perf_counter()
+    return score(services().model(name, request.args.get("version")), started)
+
+
+def score(model: LoadedModel, started: float) -> dict[str, Any]:
+    """Decode, predict (logged as protocol "mlflow") and answer like `mlflow models serve`."""
+    decoded = decode_scoring(
+        request.mimetype,
+        request.get_data(cache=False),
+        model,
+        max_rows=services().settings.max_rows_per_request,
+        method=request.args.get("predict_method") or request.headers.get("X-Predict-Method"),
+    )
+    result = predict_logged(model, decoded.rows, protocol="mlflow", started=started)
+    return encode_scoring(result, decoded.method)
+
+
+@bp.get("/ping")
+def ping() -> Response:
+    """200 once the default model is loaded (MLflow and SageMaker health check), else 503."""
+    svc = services()
+    try:
+        svc.model(svc.default_model_name())
+    except errors.APIError as exc:  # an unknown default model is "not ready" too, not a 404
+        return errors.error_response(503, "NOT_READY", f"not ready: {exc.message}", exc.details)
+    return Response("\n", status=200, mimetype="application/json")
+
+
+@bp.get("/version")
+def version() -> Response:
+    """The server's version, as text (MLflow answers its own version here)."""
+    return Response(server_version(), mimetype="text/plain")
+
+
+@bp.errorhandler(Exception)
+def render_error(exc: Exception) -> Response:
+    """Native error bodies (MLflow's own are `{"error_code", "message"}` too); like MLflow,
+    features that do not fit the schema are a 400."""
+    response = native_error(exc)
+    if response.status_code == 422:
+        response.status_code = 400
+    return response
