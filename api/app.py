@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from api.error_handlers import register_error_handlers
 from api.metrics import init_metrics
 from api.protocols import mlflow, v2
+from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
 from api.routes import docs, health, jobs, models, predictions, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services = build_services(settings, app.config)
     app.extensions[EXTENSION] = services
     init_request_ids(app)
+    init_request_checks(app)
     init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from api.bodies import CSV_TYPES
 from api.errors import (
     BATCH_HINT,
     InvalidBodyError,
@@ -24,12 +25,12 @@ from api.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from api.request_checks import check_json_strings
 from inference.json_values import finite_or_none
 from inference.model import LoadedModel
 from inference.predict import PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
-CSV_TYPES = ("text/csv", "application/csv")
 SHAPES = (
     'accepted bodies: {"data": {"feature": [values]}}, {"columns": [...], "data": [[...]]}, '
     '{"dataframe_split": {...}}, [{record}, ...], {"records": [...]}, '
@@ -81,6 +82,7 @@ def parse_json(raw: bytes) -> Any:
     payload = _loads(raw)
     if isinstance(payload, str) and payload.lstrip()[:1] in ("{", "["):
         payload = _loads(payload)
+    check_json_strings(raw, payload)
     return payload
 
 
@@ -93,9 +95,10 @@ def _loads(text: bytes | str) -> Any:
             {"line": exc.lineno, "column": exc.colno},
         ) from None
     except RecursionError:
-        raise InvalidJSONError("the body is nested too deeply to be a prediction request") from None
-    except ValueError:  # bytes that are not UTF-8
-        raise InvalidJSONError("the body is not valid UTF-8 JSON") from None
+        raise InvalidJSONError("the body is nested too deeply to be a request") from None
+    except ValueError as exc:  # bytes that are not UTF-8, or an integer of 4,300+ digits
+        reason = "holds an integer too long to read" if "digits" in str(exc) else "is not UTF-8"
+        raise InvalidJSONError(f"the body is not valid JSON: it {reason}") from None
 
 
 def decode_payload(payload: Any, *, max_rows: int) -> Decoded:
@@ -256,6 +259,8 @@ def decode_csv(raw: bytes, *, max_rows: int, categorical: Iterable[str] = ()) ->
     """A CSV body with a header row; categorical columns stay strings."""
     if not raw.strip():
         raise InvalidBodyError("the CSV body is empty; send a header row and at least one row")
+    if b"\x00" in raw:
+        raise InvalidBodyError("the CSV body holds a NUL byte; send UTF-8 text")
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype={name: str for name in categorical})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:

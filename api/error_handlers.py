@@ -27,9 +27,12 @@ from db.job_sources import SourceError, UnknownIdsError
 from db.job_submission import QueueUnavailableError
 from inference.artifact import CorruptArtifactError, IncompatibleArtifactError
 from inference.inspection import InvalidPipelineError
+from inference.json_values import clip_text, echoed
 from inference.validation import InvalidInputError
 
 log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,12 @@ HTTP_ERROR_CODES = {
 
 
 def error_response(status: int, error_code: str, message: str, details: dict | None = None):
-    """A JSON error response in the one shape."""
-    body = {"error_code": error_code, "message": message, "details": details or {}}
+    """A JSON error response in the one shape; echoed input is clipped and NaN-free."""
+    body = {
+        "error_code": error_code,
+        "message": clip_text(message, MAX_MESSAGE_CHARS),
+        "details": echoed(details or {}),
+    }
     ERRORS.labels(error_code).inc()
     response = jsonify(body)
     response.status_code = status

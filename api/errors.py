@@ -44,6 +44,18 @@ class InvalidVersionError(APIError):
     status, error_code = 400, "INVALID_VERSION"
 
 
+class InvalidParameterError(APIError):
+    """A path segment or query argument that is not valid text, or outside its characters."""
+
+    status, error_code = 400, "INVALID_PARAMETER"
+
+
+class InvalidIdError(APIError):
+    """An entity id that cannot be an id of the feature table."""
+
+    status, error_code = 400, "INVALID_ID"
+
+
 class NoFeatureTableError(APIError):
     """The model has no feature table to read entities from."""
 

@@ -141,7 +141,7 @@ def parse_version(raw: str | None) -> int | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not text.isdigit() or int(text) < 1 or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
         raise errors.InvalidVersionError(
             f"version must be a positive integer such as ?version=1, got {raw!r}",
             {"version": raw},

@@ -41,6 +41,7 @@ INPUT_FORMATS = {
 ERRORS = [
     (400, "INVALID_JSON", "the body is not valid JSON"),
     (400, "INVALID_BODY", "the JSON or CSV is not one of the accepted shapes, or holds no rows"),
+    (400, "INVALID_PARAMETER", "the URL is not valid text, or a model name or job id is malformed"),
     (400, "INVALID_VERSION", "?version= is not a positive integer"),
     (400, "INVALID_ID", "an entity id is not of the id column's type"),
     (400, "NO_FEATURE_TABLE", "ids were sent to a model without a feature table"),

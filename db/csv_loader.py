@@ -12,6 +12,7 @@ import gzip
 import io
 import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ _COPY_CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
 _GZIP_MAGIC = b"\x1f\x8b"
 _INFERRED = f" (column types are inferred from the first {SAMPLE_ROWS:,} rows)"
 _TYPE_NAMES = {sa.BigInteger: "BIGINT", sa.Double: "DOUBLE PRECISION", sa.Text: "TEXT"}
+
+
+# PostgreSQL's limit on the columns of one table.
+MAX_COLUMNS = 1_600
 
 
 class CsvLoadError(ValueError):
@@ -184,12 +189,18 @@ class _ProgressReader(io.RawIOBase):
 
 
 def _check_header(header: list[str]) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise CsvLoadError(
+            f"the CSV has {len(header):,} columns; a table holds at most {MAX_COLUMNS:,} "
+            "(PostgreSQL's limit): keep the id column and the model's features",
+            line=1,
+        )
     for name in header:
         try:
             check_identifier(name, "column")
         except InvalidIdentifierError as exc:
             raise InvalidIdentifierError(f"CSV header: {exc}") from None
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
         raise CsvLoadError(f"CSV header repeats column names: {', '.join(duplicates)}", line=1)
 

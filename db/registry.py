@@ -5,6 +5,7 @@ Query functions take the session first and keyword-only arguments; they never co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,24 @@ from sqlalchemy.orm import Session
 from db.engine import is_postgres
 from db.tables import model_versions
 from inference.artifact import ArtifactMetadata, sha256_of
-from inference.inspection import inspect_pipeline
+from inference.inspection import InvalidPipelineError, inspect_pipeline
+
+# Model names appear in URLs, logs and metrics labels: plain, and as long as the column.
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+MODEL_NAME_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
+class InvalidModelName(ValueError):
+    """A name a model cannot be registered under."""
+
+
+def check_model_name(name: str) -> str:
+    """Return `name` if a model may be registered under it, else raise InvalidModelName."""
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        shown = repr(name)[:80]
+        raise InvalidModelName(f"invalid model name {shown}: use {MODEL_NAME_RULE}")
+    return name
 
 
 class ModelNotFoundError(LookupError):
@@ -115,6 +133,7 @@ def register_version(
     details: dict[str, Any] | None = None,
 ) -> VersionRecord:
     """Store a new version (the next number for `name`); it is not promoted."""
+    check_model_name(name)
     lock_model(session, name=name)
     existing = session.scalars(
         sa.select(model_versions.c.version).where(model_versions.c.name == name)
@@ -237,8 +256,13 @@ def register_pipeline(
 ) -> VersionRecord:
     """Inspect pipeline bytes made elsewhere and store them as the next version of `name`.
 
-    Raises inference.inspection.InvalidPipelineError, storing nothing, when they cannot serve.
+    Raises inference.inspection.InvalidPipelineError, storing nothing, when they cannot serve
+    (or the name cannot be registered).
     """
+    try:
+        check_model_name(name)  # before unpickling anything
+    except InvalidModelName as exc:
+        raise InvalidPipelineError(str(exc)) from None
     metadata = inspect_pipeline(data, schema)
     return register_version(
         session,

@@ -40,3 +40,33 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: numpy scalars become Python values, missing values None."""
     records = frame.astype(object).to_dict(orient="records")
     return [{key: json_safe(value) for key, value in row.items()} for row in records]
+
+
+MAX_ECHOED_CHARS = 200
+MAX_ECHOED_ITEMS = 100
+
+
+def clip_text(text: str, limit: int = MAX_ECHOED_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how long it was (echoed input stays small)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value: Any) -> str:
+    """A client's value as quoted in a message: its repr, clipped."""
+    return clip_text(repr(value), 80)
+
+
+def echoed(value: Any, depth: int = 0) -> Any:
+    """json_safe, with long strings clipped and long lists cut: what errors may echo back."""
+    if depth > 8:
+        return "..."
+    if isinstance(value, str):
+        return clip_text(value)
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_ECHOED_ITEMS]
+        return {clip_text(str(k)): echoed(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [echoed(v, depth + 1) for v in value[:MAX_ECHOED_ITEMS]]
+    return json_safe(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -10,13 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from inference.json_values import is_missing
+from inference.json_values import clip_text, is_missing, shown
 from inference.schema import Feature, FeatureSchema
 
 MAX_LISTED = 5
 # Types of a single value as decoders hand them over; anything else is looked at value by value.
 SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
 NESTED = (list, tuple, dict, set, np.ndarray)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Far beyond any plausible value, yet small enough that scaling keeps it within float32.
+MAGNITUDE_MARGIN = 1e6
 
 
 class InvalidInputError(ValueError):
@@ -68,11 +72,25 @@ def _single_values(values: Sequence[Any] | np.ndarray) -> None:
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return math.inf
+
+
+@lru_cache(maxsize=1024)
+def magnitude_limit(minimum: float | None, maximum: float | None) -> float:
+    """The largest |value| a numeric feature accepts: MAGNITUDE_MARGIN times the largest
+    magnitude seen in training, and never beyond float32 (what tree estimators are fed)."""
+    seen = [abs(v) for v in (minimum, maximum) if v is not None and math.isfinite(v)]
+    if not seen:
+        return FLOAT32_MAX
+    return min(FLOAT32_MAX, max(*seen, 1.0) * MAGNITUDE_MARGIN)
 
 
 def _numeric(feature: Feature, values: Sequence[Any] | np.ndarray, n_rows: int) -> np.ndarray:
     array = np.asarray(values)
+    huge: list[int] = []  # numbers that are not floats but do not fit one (shown as sent)
     if array.dtype.kind in "iuf":
         out = array.astype(np.float64, copy=False)
     else:
@@ -84,20 +102,41 @@ def _numeric(feature: Feature, values: Sequence[Any] | np.ndarray, n_rows: int) 
                 out[i] = np.nan if is_missing(value) else _as_float(value)
             except (TypeError, ValueError):
                 bad.append(i)
+            else:
+                if math.isinf(out[i]) and not isinstance(value, float):
+                    huge.append(i)
         if bad:
-            raise _Problem(f"expected a number, got {items[bad[0]]!r}{_where(bad, n_rows)}")
-    if np.isfinite(out).all():  # the usual case: one check instead of two
+            raise _Problem(f"expected a number, got {shown(items[bad[0]])}{_where(bad, n_rows)}")
+    limit = magnitude_limit(feature.minimum, feature.maximum)
+    if (np.abs(out) <= limit).all():  # the usual case: finite and in range, one check
         return out
-    infinite = np.isinf(out)
-    if infinite.any():
-        rows = np.flatnonzero(infinite).tolist()
-        raise _Problem(f"expected a finite number, got {out[rows[0]]}{_where(rows, n_rows)}")
+    _check_magnitude(out, limit, huge, values, n_rows)
     if not feature.nullable:
         nulls = np.isnan(out)
         if nulls.any():
             rows = np.flatnonzero(nulls).tolist()
             raise _Problem(f"null is not allowed (training saw none){_where(rows, n_rows)}")
     return out
+
+
+def _check_magnitude(
+    out: np.ndarray, limit: float, huge: list[int], values: Any, n_rows: int
+) -> None:
+    """Name the infinite values and those too large for the model to be fed."""
+    infinite = np.isinf(out)
+    infinite[huge] = False
+    if infinite.any():
+        rows = np.flatnonzero(infinite).tolist()
+        raise _Problem(f"expected a finite number, got {out[rows[0]]}{_where(rows, n_rows)}")
+    too_large = ~np.isnan(out) & ~(np.abs(out) <= limit)
+    if too_large.any():
+        rows = np.flatnonzero(too_large).tolist()
+        value = values[rows[0]] if rows[0] in huge else float(out[rows[0]])
+        raise _Problem(
+            f"{shown(value)} is too large for this model: it accepts numbers from {-limit:.6g} "
+            f"to {limit:.6g} ({MAGNITUDE_MARGIN:,.0f} times the largest magnitude seen in "
+            f"training){_where(rows, n_rows)}"
+        )
 
 
 def _categorical(
@@ -115,7 +154,7 @@ def _categorical(
         rows = [
             i for i, v in enumerate(array.tolist()) if not isinstance(v, str) and not is_missing(v)
         ]
-        raise _Problem(f"expected a string, got {wrong[0]!r}{_where(rows, n_rows)}")
+        raise _Problem(f"expected a string, got {shown(wrong[0])}{_where(rows, n_rows)}")
     if missing:
         mask = pd.isna(array)
         if not feature.nullable:
@@ -125,7 +164,9 @@ def _categorical(
     if feature.categories is not None:
         unknown = sorted((distinct - missing) - set(feature.categories))
         if unknown:
-            listed = ", ".join(repr(v) for v in unknown[:MAX_LISTED])
+            listed = ", ".join(shown(v) for v in unknown[:MAX_LISTED])
+            if len(unknown) > MAX_LISTED:
+                listed += f" and {len(unknown) - MAX_LISTED} more"
             if feature.unknown == "error":
                 raise _Problem(f"unknown category {listed}; the model cannot encode it")
             warnings.append(f"{feature.name}: unknown category {listed} encoded as all zeros")
@@ -167,7 +208,9 @@ def validate_columns(
         raise InvalidInputError(details)
     extra = sorted(set(columns) - set(schema.by_name))
     if extra:
-        warnings.append(f"ignored unknown field(s): {', '.join(extra)}")
+        listed = ", ".join(clip_text(str(name), 40) for name in extra[:MAX_LISTED])
+        more = f" and {len(extra) - MAX_LISTED} more" if len(extra) > MAX_LISTED else ""
+        warnings.append(f"ignored unknown field(s): {listed}{more}")
     return ValidatedInput(out, n_rows, warnings)
 
 

@@ -54,6 +54,7 @@ class TrainingReport:
 def check_spec(connection: Any, spec: TrainingSpec) -> None:
     """Fail before any fitting when the spec does not fit the database."""
     try:
+        registry.check_model_name(spec.name)
         check_identifier(spec.table)
         check_columns(connection, spec.table, spec.source_columns)
         filter_columns = [column for column, _, _ in spec.filters]

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template
 
 from api import errors
 from api.console import views
+from api.error_handlers import CORE_ERRORS, core_error
 
 bp = Blueprint(
     "console",
@@ -40,6 +41,17 @@ def secure_headers(response: Response) -> Response:
 def error_page(exc: errors.APIError) -> tuple[str, int]:
     """A console page for an unknown model or job, in HTML instead of JSON."""
     return render_template("console/error.html", error=exc), exc.status
+
+
+def core_error_page(exc: Exception) -> tuple[str, int]:
+    """A core exception (an unknown model or job) as the same HTML page."""
+    row = core_error(exc)
+    shown = {"status": row.status, "error_code": row.error_code, "message": row.message(exc)}
+    return render_template("console/error.html", error=shown), row.status
+
+
+for _core_exception in CORE_ERRORS:
+    bp.register_error_handler(_core_exception, core_error_page)
 
 
 @bp.get("/")

@@ -81,7 +81,7 @@ def model_page(name: str) -> dict[str, Any]:
     with services().sessions() as session:
         records = registry.list_versions(session, name=name)
     if not records:
-        raise errors.ModelNotFound(f"no model named {name!r} is registered", {"model": name})
+        raise registry.ModelNotFoundError(name)
     records.sort(key=lambda r: r.version, reverse=True)
     production = next((r for r in records if r.is_production), None)
     shown = production or records[0]
@@ -115,10 +115,7 @@ def job_rows(limit: int = 50) -> list[dict[str, Any]]:
 def job_view(job_id: str) -> dict[str, Any]:
     """One job as the API shows it, with an ETA; 404 JOB_NOT_FOUND when unknown."""
     with services().sessions() as session:
-        try:
-            job = jobs.get_job(session, job_id=job_id)
-        except jobs.JobNotFound:
-            raise errors.JobNotFound(f"no batch job with id {job_id!r}", {"id": job_id}) from None
+        job = jobs.get_job(session, job_id=job_id)
     return with_eta(job_json(job))
 
 

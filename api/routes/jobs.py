@@ -12,6 +12,8 @@ from flask import Blueprint, Response, request, url_for
 from werkzeug.utils import secure_filename
 
 from api import errors
+from api.codecs import parse_json
+from api.request_checks import form_value
 from api.services import parse_version, services
 from db import jobs
 from db.job_results import read_results, stream_results_csv
@@ -21,6 +23,7 @@ from inference.json_values import finite_or_none
 
 bp = Blueprint("jobs", __name__)
 MAX_PAGE = 10_000
+MAX_VERSION = 999_999_999  # what parse_version accepts: nine digits
 
 
 @bp.post("/jobs")
@@ -169,7 +172,7 @@ def _int_arg(name: str, default: int, lowest: int, highest: int | None) -> int:
     if raw is None:
         return default
     text = raw.strip()
-    value = int(text) if text.isdigit() and len(text) < 12 else None
+    value = int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
     if value is None or value < lowest or (highest is not None and value > highest):
         bound = f"from {lowest} to {highest}" if highest is not None else f"of at least {lowest}"
         raise errors.InvalidBodyError(
@@ -191,9 +194,7 @@ def _json_request() -> JobRequest:
             "POST /jobs takes application/json, or multipart/form-data with a CSV `file`",
             {"content_type": request.mimetype},
         )
-    body = request.get_json(silent=True)
-    if body is None:
-        raise errors.InvalidJSONError("the body is not valid JSON")
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise errors.InvalidBodyError(
             'the body must be an object naming a model: {"model": "adult", "source": '
@@ -208,21 +209,27 @@ def _json_request() -> JobRequest:
 
 
 def _form_request() -> JobRequest:
-    model = request.form.get("model")
+    model = form_value("model")
     if not model:
         raise errors.InvalidBodyError("the form must name a model: model=adult")
-    chunk_rows = request.form.get("chunk_rows")
+    chunk_rows = form_value("chunk_rows")
     return JobRequest(
         model=model,
-        version=parse_version(request.form.get("version")),
-        chunk_rows=int(chunk_rows) if chunk_rows and chunk_rows.isdigit() else chunk_rows,
+        version=parse_version(form_value("version")),
+        chunk_rows=int(chunk_rows) if _small_int(chunk_rows) else chunk_rows,
     )
 
 
+def _small_int(text: str | None) -> bool:
+    return bool(text) and text.isascii() and text.isdigit() and len(text) < 12
+
+
 def _version(value: Any) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_VERSION:
         return value
-    return parse_version(str(value))
+    return parse_version(str(value)[:20])
 
 
 @contextlib.contextmanager

@@ -6,13 +6,14 @@ act on the default model.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
 from api import errors
 from api.auth import admin_required
+from api.codecs import parse_json
+from api.request_checks import form_value
 from api.services import parse_version, services
 from db import registry
 from inference.introspect import estimator_class, pipeline_steps
@@ -108,12 +109,12 @@ def _uploaded_pipeline() -> tuple[bytes, dict[str, Any] | None]:
             raise errors.InvalidBodyError(
                 "multipart uploads carry the pickle in a field named `file`"
             )
-        schema = None
-        if "schema" in request.form:
-            try:
-                schema = json.loads(request.form["schema"])
-            except ValueError:
-                raise errors.InvalidJSONError("the `schema` field is not valid JSON") from None
+        text = form_value("schema")
+        schema = parse_json(text.encode("utf-8")) if text is not None else None
+        if schema is not None and not isinstance(schema, dict):
+            raise errors.InvalidBodyError(
+                'the `schema` field must be an object: {"features": [...]}'
+            )
         return upload.read(), schema
     data = request.get_data(cache=False)
     if not data:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from api import errors
+from api.bodies import read_body
 from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
 from api.services import services
 from api.serving import serve
@@ -55,10 +56,11 @@ def predict_default_query() -> dict[str, Any]:
 
 def predict_body(model: LoadedModel) -> dict[str, Any]:
     """Decode the request body and answer it."""
+    max_rows = services().settings.max_rows_per_request
     decoded = decode_body(
         request.mimetype,
-        request.get_data(cache=False),
-        max_rows=services().settings.max_rows_per_request,
+        read_body(request.stream, request.mimetype, max_rows=max_rows),
+        max_rows=max_rows,
         categorical=[f.name for f in model.schema.features if f.kind == "categorical"],
     )
     if isinstance(decoded, EntityIds):
