@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from api.errors import BATCH_HINT, PayloadTooLarge
+from api.errors import BATCH_HINT, PayloadTooLargeError
 
 CSV_TYPES = ("text/csv", "application/csv")
 CHUNK_BYTES = 64 * 1024
@@ -54,7 +54,7 @@ def read_body(stream: BinaryIO, mimetype: str, *, max_rows: int) -> bytes:
     while chunk := stream.read(CHUNK_BYTES):
         chunks.append(chunk)
         if counter.feed(chunk) > max_rows + 1:  # the header line, and a final line break
-            raise PayloadTooLarge(
+            raise PayloadTooLargeError(
                 f"the CSV body holds more than {max_rows} rows, the limit per request; "
                 f"{BATCH_HINT}",
                 {"max_rows_per_request": max_rows},

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from api.bodies import LineCounter, read_body
-from api.errors import PayloadTooLarge
+from api.errors import PayloadTooLargeError
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_lines_outside_quotes_are_counted(chunks: list[bytes], lines: int) -> No
 
 def test_a_csv_body_with_too_many_rows_is_refused_before_the_end() -> None:
     stream = io.BytesIO(b"a\n" + b"1\n" * 1_000_000)
-    with pytest.raises(PayloadTooLarge):
+    with pytest.raises(PayloadTooLargeError):
         read_body(stream, "text/csv", max_rows=10)
     assert stream.tell() < 200_000
 
