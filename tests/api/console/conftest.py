@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy.orm import Session
 
-from db import jobs, registry
+from db import jobs
 from db.job_sources import ChunkPlan, Source
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import small_adult_spec
@@ -48,22 +48,16 @@ class Console:
 
 
 def register_xss_records(engine, adult_model) -> str:
-    """A model named like a script tag (a copy of adult) and a failed job; returns the job id."""
+    """A failed job whose model name and error are a script tag; returns the job id.
+
+    The registry refuses such model names, so only a job row (written directly, as by an older
+    release or another tool) can carry one to the console.
+    """
     with Session(engine) as session, session.begin():
-        production = registry.get_version(session, name=adult_model.name)
-        record = registry.register_version(
-            session,
-            name=XSS,
-            artifact=registry.get_artifact(
-                session, name=production.name, version=production.version
-            ),
-            sha256=production.sha256,
-            metadata=production.metadata(),
-        )
         job = jobs.create_job(
             session,
             model_name=XSS,
-            model_version=record.version,
+            model_version=1,
             classes=None,
             source=Source(table="adult_features", id_range=(1, 2)),
             chunk_rows=10,
@@ -74,11 +68,9 @@ def register_xss_records(engine, adult_model) -> str:
 
 
 def remove_xss_records(engine, job_id: str) -> None:
-    """Leave the registry as other test modules expect it."""
+    """Leave the job table as other test modules expect it."""
     with Session(engine) as session, session.begin():
         session.execute(jobs.batch_jobs.delete().where(jobs.batch_jobs.c.id == job_id))
-        for record in registry.list_versions(session, name=XSS):
-            registry.delete_version(session, name=XSS, version=record.version)
 
 
 @pytest.fixture(scope="module")
