@@ -5,32 +5,18 @@ from __future__ import annotations
 import pytest
 
 from api.app import create_app
-from db import jobs, registry
-from db.job_sources import ChunkPlan, Source
+from db import registry
+from tests.api.console.conftest import XSS, register_xss_records, remove_xss_records
 from tests.api.helpers import RECORD
-
-XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
 def xss_records(app, adult_model):
-    """A failed job whose model name and error are a script tag (the registry refuses such
-    model names, so only a job row written directly can carry one)."""
-    svc = app.extensions["skserve"]
-    with svc.sessions() as session, session.begin():
-        job = jobs.create_job(
-            session,
-            model_name=XSS,
-            model_version=1,
-            classes=None,
-            source=Source(table="adult_features", id_range=(1, 2)),
-            chunk_rows=10,
-            chunks=[ChunkPlan(0, 1, 2, 2)],
-        )
-        jobs.fail_job(session, job_id=job.id, error=f"failed: {XSS}")
-    yield job
-    with svc.sessions() as session, session.begin():
-        session.execute(jobs.batch_jobs.delete().where(jobs.batch_jobs.c.id == job.id))
+    """A failed job whose model name and error are a script tag; yields its id."""
+    engine = app.extensions["skserve"].engine
+    job_id = register_xss_records(engine, adult_model)
+    yield job_id
+    remove_xss_records(engine, job_id)
 
 
 def test_a_script_tag_cannot_be_registered_as_a_model_name(app):
@@ -66,9 +52,9 @@ def test_traffic_counts_come_from_the_prediction_log(client, app, adult_model):
 
 
 def test_client_strings_are_escaped_everywhere(client, xss_records):
-    job = xss_records
+    job_id = xss_records
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-    for url in ("/ui/jobs", f"/ui/jobs/{job.id}", "/ui/jobs/rows"):
+    for url in ("/ui/jobs", f"/ui/jobs/{job_id}", "/ui/jobs/rows"):
         page = client.get(url).get_data(as_text=True)
         assert XSS not in page, url
         assert escaped in page, url
