@@ -75,11 +75,19 @@ def is_alive(pid: int) -> bool:
 def start_api(env: dict[str, str], log: Path, workers: int = 2) -> tuple[str, subprocess.Popen]:
     """`skserve api` on a free port with `env` on top of a clean environment; waits for /ready."""
     port = free_port()
+    args = ["api", "--port", str(port), "--api-workers", str(workers)]
+    return start_skserve(args, {"HOST": "127.0.0.1", **env}, log, port)
+
+
+def start_skserve(
+    args: list[str], env: dict[str, str], log: Path, port: int
+) -> tuple[str, subprocess.Popen]:
+    """`skserve ARGS` serving on `port`, `env` on top of a clean environment; waits for /ready."""
     full_env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    full_env.update(HOST="127.0.0.1", LOG_LEVEL="WARNING", **env)
+    full_env.update(LOG_LEVEL="WARNING", **env)
     with log.open("w") as output:
         process = subprocess.Popen(
-            [str(SKSERVE), "api", "--port", str(port), "--api-workers", str(workers)],
+            [str(SKSERVE), *args],
             env=full_env,
             stdout=output,
             stderr=subprocess.STDOUT,

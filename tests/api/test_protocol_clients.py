@@ -4,7 +4,6 @@ PostgreSQL: tritonclient.http, the KServe SDK, an mlserver PandasCodec request, 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import warnings
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 
 from tests.api.helpers import features_of
 from tests.api.protocol_bodies import MLFLOW_FORMATS, mlflow_body, v2_columns
-from tests.processes import ISOLATED, SKSERVE, free_port, stop, wait_until_ready
+from tests.processes import free_port, start_skserve, stop
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,26 +31,15 @@ def server(pg_url: str, adult_model, tmp_path_factory) -> Iterator[str]:
     """`skserve serve` with SageMaker's variables (port, 2 workers, timeout) on a free port."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    env.update(
-        DATABASE_URL=pg_url,
-        DEFAULT_MODEL="adult",
-        LOG_LEVEL="WARNING",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        SAGEMAKER_MODEL_SERVER_WORKERS="2",
-        SAGEMAKER_MODEL_SERVER_TIMEOUT="60",
-    )
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(SKSERVE), "serve"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": pg_url,
+        "DEFAULT_MODEL": "adult",
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "60",
+    }
+    base_url, process = start_skserve(["serve"], env, log, port)
     try:
-        wait_until_ready(base_url, process, log)
         yield base_url
     finally:
         stop(process)

@@ -21,13 +21,12 @@ from tests.processes import ISOLATED
 from tests.worker.helpers import (
     SKSERVE,
     assert_exactly_once,
-    get_job,
     reference_predictions,
     submit,
     wait_for,
     wait_until_ended,
 )
-from tests.worker.test_worker_process import chunk_held_mid_transaction
+from tests.worker.test_worker_process import chunk_held_mid_transaction, chunks_done
 from worker.dispatch import Dispatcher
 
 pytestmark = pytest.mark.slow
@@ -61,10 +60,6 @@ def workers(pg_url, tmp_path) -> Iterator:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-
-
-def chunks_done(engine, job_id: str) -> int:
-    return get_job(engine, job_id).chunks_done
 
 
 def log_tail(process) -> str:
