@@ -154,6 +154,8 @@ prediction_log = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("inputs", sa.JSON, nullable=True),
     sa.Column("outputs", sa.JSON, nullable=True),
+    # Which traffic role answered: "production", "canary", or "shadow" (logged, never returned).
+    sa.Column("role", sa.String(16), nullable=False, server_default="production"),
     sa.Index("ix_prediction_log_model_time", "model_name", "logged_at"),
 )
 
@@ -175,4 +177,36 @@ training_runs = sa.Table(
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("result", sa.JSON, nullable=True),
     sa.Index("ix_training_runs_model_created", "model_name", "created_at"),
+)
+
+# Ground truth for earlier predictions (POST /models/<name>/feedback). `feedback_key` names the
+# prediction it is about ("request:<request id>:<row>" or "entity:<id>:<time>"), so the same
+# feedback posted twice is stored once.
+prediction_feedback = sa.Table(
+    "prediction_feedback",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("feedback_key", sa.String(200), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("row_index", sa.Integer, nullable=True),
+    sa.Column("entity_id", sa.BigInteger, nullable=True),
+    sa.Column("observed_at", UtcDateTime(), nullable=True),
+    sa.Column("label", sa.Text, nullable=True),  # a class label, for classifiers
+    sa.Column("value", sa.Double, nullable=True),  # the true value, for regressors
+    sa.Column("received_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.UniqueConstraint("model_name", "feedback_key", name="uq_prediction_feedback_model_name_key"),
+    sa.Index("ix_prediction_feedback_model_request", "model_name", "request_id"),
+)
+
+# Canary and shadow versions beside the production one (PUT /models/<name>/traffic). The
+# production version stays model_versions.is_production; no row here means production only.
+model_traffic = sa.Table(
+    "model_traffic",
+    metadata,
+    sa.Column("model_name", sa.String(128), primary_key=True),
+    sa.Column("canary_version", sa.Integer, nullable=True),
+    sa.Column("canary_percent", sa.Float, nullable=True),
+    sa.Column("shadow_versions", sa.JSON, nullable=False, default=list),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=_now()),
 )
