@@ -37,7 +37,7 @@ def score(model: LoadedModel) -> dict[str, Any]:
         max_rows=services().settings.max_rows_per_request,
         method=request.args.get("predict_method") or request.headers.get("X-Predict-Method"),
     )
-    result = predict_logged(model, decoded.rows, protocol="mlflow")
+    _, result = predict_logged(model, decoded.rows, protocol="mlflow")
     return encode_scoring(result, decoded.method)
 
 

@@ -75,7 +75,7 @@ def query_rows() -> Rows:
 
 def predict_rows(model: LoadedModel, rows: Rows) -> dict[str, Any]:
     """Feature rows sent by the client, answered in the native encoding."""
-    return serve(model, rows, functools.partial(encode_result, model))
+    return serve(model, rows, encode_result)
 
 
 def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
@@ -92,5 +92,5 @@ def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
             {"not_found": unknown},
         )
     rows = Rows(found.columns, found.n_rows)
-    encode = functools.partial(encode_entities, model, ids, found.ids)
+    encode = functools.partial(encode_entities, ids=ids, found=found.ids)
     return serve(model, rows, encode, ids=found.ids)
