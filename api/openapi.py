@@ -8,7 +8,7 @@ from api.protocols.docs import PROTOCOL_PATHS, V2_ERROR_SCHEMA
 
 ERROR_CODES = {
     400: "INVALID_JSON, INVALID_BODY, INVALID_PARAMETER, INVALID_VERSION, INVALID_ID, "
-    "NO_FEATURE_TABLE",
+    "NO_FEATURE_TABLE, INVALID_TRAFFIC",
     401: "UNAUTHORIZED (no admin token)",
     403: "FORBIDDEN (wrong admin token, or admin endpoints disabled)",
     404: "MODEL_NOT_FOUND, VERSION_NOT_FOUND, ENTITY_NOT_FOUND, JOB_NOT_FOUND, NOT_FOUND",
@@ -19,6 +19,7 @@ ERROR_CODES = {
     422: "INVALID_INPUT (details keyed by feature), INVALID_MODEL, INVALID_SOURCE, "
     "TABLE_NOT_FOUND, COLUMN_NOT_FOUND, UNKNOWN_IDS, INVALID_CSV",
     500: "INTERNAL_ERROR",
+    501: "NOT_IMPLEMENTED (comparisons need PostgreSQL)",
     503: "MODEL_NOT_READY, SERVICE_UNAVAILABLE, NOT_READY",
 }
 
@@ -112,6 +113,38 @@ VERSION_QUERY = {
     "description": "Pin a version (default: production)",
     "schema": {"type": "integer", "minimum": 1},
 }
+
+
+def _time_query(param: str, description: str) -> dict[str, Any]:
+    return {
+        "name": param,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "format": "date-time"},
+    }
+
+
+TRAFFIC_SETTING = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "production": {"type": "integer", "minimum": 1, "nullable": True},
+        "canary": {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": False,
+            "required": ["version", "percent"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "percent": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+        },
+        "shadow": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    },
+    "example": {"production": 3, "canary": {"version": 4, "percent": 10}, "shadow": [5]},
+}
+TRAFFIC = {**TRAFFIC_SETTING, "additionalProperties": True}
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -248,6 +281,37 @@ PATHS: dict[str, Any] = {
             {"200": _json(OBJECT), **_errors(400, *ADMIN_ERRORS, 404, 503)},
             parameters=[NAME, VERSION],
             security=ADMIN,
+        )
+    },
+    "/models/{name}/traffic": {
+        "get": _op(
+            "Production, canary and shadow versions (plus this process's shadow queue)",
+            {"200": _json(TRAFFIC), **_errors(404, 503)},
+            parameters=[NAME],
+        ),
+        "put": _op(
+            "Admin: set production, the canary's share and the shadow versions at once "
+            "(followed by every API process within 2 s)",
+            {"200": _json(TRAFFIC), **_errors(400, *ADMIN_ERRORS, 404, 503)},
+            parameters=[NAME],
+            security=ADMIN,
+            requestBody={
+                "required": True,
+                "content": {"application/json": {"schema": TRAFFIC_SETTING}},
+            },
+        ),
+    },
+    "/models/{name}/comparison": {
+        "get": _op(
+            "Agreement of a canary or shadow version with production on the same requests, "
+            "and both versions' live accuracy where feedback exists",
+            {"200": _json(OBJECT), **_errors(400, 404, 501, 503)},
+            parameters=[
+                NAME,
+                {**VERSION_QUERY, "required": True, "description": "The version to compare"},
+                _time_query("since", "Window start, ISO 8601 (default: 24 h before until)"),
+                _time_query("until", "Window end, ISO 8601 (default: now)"),
+            ],
         )
     },
     "/models/{name}/train": {

@@ -28,6 +28,12 @@ ENDPOINTS = {
     "POST /predict, POST /model/predict, GET /?<feature>=...": "the same on the default model",
     "GET /model": "the default model's features, pipeline steps and estimator",
     "GET /model/download": "the default model's cloudpickle bytes",
+    "GET /models/<name>/traffic": "production, canary (version, percent) and shadow versions",
+    "PUT /models/<name>/traffic": 'admin: set them at once, e.g. {"canary": {"version": 4, '
+    '"percent": 10}, "shadow": [5]}; X-Routing-Key (or the entity id) keeps a caller on one '
+    "version",
+    "GET /models/<name>/comparison?version=N&since=&until=": "agreement of a canary or shadow "
+    "version with production on the same requests, and both versions' live accuracy",
 }
 INPUT_FORMATS = {
     "columnar": '{"data": {"age": [39, 50], "workclass": ["State-gov", "Private"], ...}}',
@@ -45,6 +51,7 @@ ERRORS = [
     (400, "INVALID_VERSION", "?version= is not a positive integer"),
     (400, "INVALID_ID", "an entity id is not of the id column's type"),
     (400, "NO_FEATURE_TABLE", "ids were sent to a model without a feature table"),
+    (400, "INVALID_TRAFFIC", "a traffic setting that cannot be served; details name the field"),
     (404, "MODEL_NOT_FOUND", "no model of that name"),
     (404, "VERSION_NOT_FOUND", "the model has no such version"),
     (404, "ENTITY_NOT_FOUND", "no stored entity with that id (with several ids: none found)"),
@@ -54,6 +61,7 @@ ERRORS = [
     (415, "UNSUPPORTED_MEDIA_TYPE", "a Content-Type other than application/json or text/csv"),
     (422, "INVALID_INPUT", "features missing, mistyped, null or not encodable; see details"),
     (500, "INTERNAL_ERROR", "a bug; it is logged"),
+    (501, "NOT_IMPLEMENTED", "comparisons need PostgreSQL (DATABASE_URL)"),
     (503, "MODEL_NOT_READY", "no production version, no default model, or it cannot load"),
     (503, "SERVICE_UNAVAILABLE", "the database or the feature table cannot be used right now"),
 ]

@@ -166,14 +166,23 @@ class ApiServer:
         self.log_path.unlink(missing_ok=True)
 
 
-def start_api(name: str, *, workers: int, env: dict[str, str]) -> ApiServer:
-    """Start `skserve api --workers N --port P` in its own process group."""
+def start_api(
+    name: str, *, workers: int, env: dict[str, str], source: Path | None = None
+) -> ApiServer:
+    """Start `skserve api --workers N --port P` in its own process group.
+
+    `source` runs another checkout's code (a baseline build) with this environment's libraries.
+    """
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix=f"skserve-bench-{name}-", suffix=".log")[1])
+    command, cwd = skserve_command(), ROOT
+    if source is not None:
+        command = [sys.executable, "-c", "from skserve.cli import main; main()"]
+        cwd, env = source, {**env, "PYTHONPATH": str(source)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*skserve_command(), "api", "--api-workers", str(workers), "--port", str(port)],
-            cwd=ROOT,
+            [*command, "api", "--api-workers", str(workers), "--port", str(port)],
+            cwd=cwd,
             env={**os.environ, **env, "HOST": "127.0.0.1"},
             stdout=log,
             stderr=subprocess.STDOUT,
