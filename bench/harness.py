@@ -305,3 +305,40 @@ def run_wrk(
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
     )
+
+
+def interleaved_rps(
+    wrk: str,
+    servers: list[ApiServer],
+    paths: dict[str, str],
+    script: str,
+    *,
+    connections: int,
+    seconds: float,
+    passes: int,
+) -> dict[str, list[float]]:
+    """Requests per second of each server (at its path in `paths`), pass after pass, the order
+    rotating so no server always runs first; after a one-second warm-up of each."""
+    rps: dict[str, list[float]] = {server.name: [] for server in servers}
+    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
+        for server in servers:
+            url = server.url + paths[server.name]
+            run_wrk(wrk, url, script, connections=2, seconds=1, workdir=Path(folder))
+        for attempt in range(passes):
+            shift = attempt % len(servers)
+            for server in servers[shift:] + servers[:shift]:
+                result = run_wrk(
+                    wrk,
+                    server.url + paths[server.name],
+                    script,
+                    connections=connections,
+                    seconds=seconds,
+                    workdir=Path(folder),
+                )
+                rps[server.name].append(round(result.rps, 1))
+                print(
+                    f"pass {attempt + 1} {server.name:14} {result.rps:8.1f} req/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return rps

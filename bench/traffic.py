@@ -26,7 +26,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -38,13 +37,13 @@ from bench.harness import (  # noqa: E402
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     check_services,
+    interleaved_rps,
     lua_post,
     require_wrk,
-    run_wrk,
     start_api,
     wait_ready,
 )
-from bench.online import log, prepare, read_payloads  # noqa: E402
+from bench.online import prepare, read_payloads  # noqa: E402
 
 TRAFFIC_MODEL = "adult_traffic"
 
@@ -125,7 +124,15 @@ def main() -> None:
         for server in servers:
             wait_ready(server)
         paths = {name: f"/models/{model}/predict" for name, model, _ in plan}
-        rps = measure(args, wrk, servers, paths, script)
+        rps = interleaved_rps(
+            wrk,
+            servers,
+            paths,
+            script,
+            connections=args.connections,
+            seconds=args.seconds,
+            passes=args.passes,
+        )
         counters = shadow_counters(servers[2].url)
     finally:
         for server in servers:
@@ -140,29 +147,6 @@ def main() -> None:
         f"  shadow: {counters['predictions']:.0f} rows predicted, "
         f"{counters['dropped']:.0f} requests dropped (queue full), {counters['errors']:.0f} errors"
     )
-
-
-def measure(args, wrk, servers, paths, script: str) -> dict[str, list[float]]:
-    """Requests per second of each server, pass after pass, the order rotating."""
-    rps: dict[str, list[float]] = {server.name: [] for server in servers}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
-        for server in servers:  # warm-up
-            url = server.url + paths[server.name]
-            run_wrk(wrk, url, script, connections=2, seconds=1, workdir=Path(folder))
-        for attempt in range(args.passes):
-            shift = attempt % len(servers)
-            for server in servers[shift:] + servers[:shift]:
-                result = run_wrk(
-                    wrk,
-                    server.url + paths[server.name],
-                    script,
-                    connections=args.connections,
-                    seconds=args.seconds,
-                    workdir=Path(folder),
-                )
-                rps[server.name].append(round(result.rps, 1))
-                log(f"pass {attempt + 1} {server.name:14} {result.rps:8.1f} req/s")
-    return rps
 
 
 if __name__ == "__main__":
