@@ -94,7 +94,12 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
     ),
     TableNotFoundError: CoreError(422, "TABLE_NOT_FOUND", details=lambda e: {"table": e.table}),
     ColumnNotFoundError: CoreError(
-        422, "COLUMN_NOT_FOUND", details=lambda e: {"table": e.table, "missing": e.missing}
+        422,
+        "COLUMN_NOT_FOUND",
+        details=lambda e: {
+            **({"table": e.table} if e.label is None else {"source": e.label}),
+            "missing": e.missing,
+        },
     ),
     UnknownIdsError: CoreError(422, "UNKNOWN_IDS", details=lambda e: e.details),
     SourceError: CoreError(422, "INVALID_SOURCE", details=lambda e: e.details),

@@ -35,6 +35,7 @@ _INTEGER = re.compile(r"[+-]?\d{1,18}")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity)")
 _COPY_CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
 _GZIP_MAGIC = b"\x1f\x8b"
+_UNIQUE_VIOLATION = "23505"
 _INFERRED = f" (column types are inferred from the first {SAMPLE_ROWS:,} rows)"
 _TYPE_NAMES = {sa.BigInteger: "BIGINT", sa.Double: "DOUBLE PRECISION", sa.Text: "TEXT"}
 
@@ -105,12 +106,17 @@ def load_csv_into(
 def begin(engine: Engine) -> Iterator[Connection]:
     """engine.begin(), plus an explicit BEGIN on SQLite so that DDL is rolled back too."""
     with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            raw = connection.connection.dbapi_connection
-            # pysqlite only opens a transaction before DML, so CREATE TABLE would autocommit.
-            if not raw.in_transaction:
-                connection.exec_driver_sql("BEGIN")
+        open_transaction(connection)
         yield connection
+
+
+def open_transaction(connection: Connection) -> None:
+    """Make sure SQLite is inside a transaction, so that the DDL that follows rolls back too."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        # pysqlite only opens a transaction before DML, so CREATE TABLE would autocommit.
+        if not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN")
 
 
 def infer_layout(path: Path, *, id_column: str | None = None) -> CsvLayout:
@@ -132,7 +138,10 @@ def infer_layout(path: Path, *, id_column: str | None = None) -> CsvLayout:
     if id_column not in columns:
         return CsvLayout({id_column: sa.BigInteger, **columns}, id_column, generate_id=True)
     if columns[id_column] is not sa.BigInteger:
-        raise CsvLoadError(f"id column {id_column!r} must hold integers in every row")
+        raise CsvLoadError(
+            f"id column {id_column!r} must hold integers in every row; name another id column "
+            "(one the CSV does not have is generated 1..N)"
+        )
     return CsvLayout(columns, id_column, generate_id=False)
 
 
@@ -269,6 +278,9 @@ def _copy_error(exc: Exception, layout: CsvLayout) -> CsvLoadError:
     """A CsvLoadError naming the CSV line PostgreSQL's COPY complained about."""
     diag = exc.diag  # type: ignore[attr-defined]
     message = diag.message_primary or str(exc).strip()
+    if diag.sqlstate == _UNIQUE_VIOLATION:
+        # The primary message names the table's constraint, which the user never saw.
+        message = f"duplicate {layout.id_column} ({diag.message_detail})"
     found = _COPY_CONTEXT.search(diag.context or "")
     if not found:
         return CsvLoadError(f"COPY failed: {message}")
