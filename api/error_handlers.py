@@ -204,22 +204,21 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, Po
 
 def handle_database_error(exc: Exception) -> Response:
     """The database failed: log it, tell the client to retry (never the SQL or the trace)."""
-    reason = getattr(exc, "orig", None) or exc
-    log.error("database error on %s %s: %s", request.method, request.path, reason)
-    return error_response(
-        503,
-        ServiceUnavailableError.error_code,
-        "the database is unavailable; retry shortly (GET /ready shows what is down)",
-    )
+    return _unavailable("database", "the database", getattr(exc, "orig", None) or exc)
 
 
 def handle_queue_error(exc: Exception) -> Response:
     """Redis failed (down, timing out): log it, tell the client to retry."""
-    log.error("redis error on %s %s: %s", request.method, request.path, exc)
+    return _unavailable("redis", "the job queue (Redis)", exc)
+
+
+def _unavailable(service: str, described: str, reason: Exception) -> Response:
+    """A 503 for a dependency that failed: the reason goes to the log, not to the client."""
+    log.error("%s error on %s %s: %s", service, request.method, request.path, reason)
     return error_response(
         503,
         ServiceUnavailableError.error_code,
-        "the job queue (Redis) is unavailable; retry shortly (GET /ready shows what is down)",
+        f"{described} is unavailable; retry shortly (GET /ready shows what is down)",
     )
 
 
