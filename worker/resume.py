@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from db import jobs
+from db import job_chunks, jobs
 from worker.context import JobContext
 from worker.dispatch import MAX_ENQUEUES, RETRY_INTERVALS, START_GRACE, enqueue_chunks, rq_job_id
 
@@ -24,9 +24,9 @@ def resume_idle_chunks(
     """Enqueue again the chunks nobody holds and no queue will run; returns how many."""
     from rq.job import Job
 
-    resumed: list[tuple[jobs.ChunkRecord, int, Any]] = []
+    resumed: list[tuple[job_chunks.ChunkRecord, int, Any]] = []
     with context.sessions() as session, session.begin():
-        idle = jobs.idle_unfinished_chunks(session)
+        idle = job_chunks.idle_unfinished_chunks(session)
         if not idle:
             return 0
         ids = [rq_job_id(c.job_id, c.chunk_index, c.attempts) for c in idle]
@@ -39,7 +39,7 @@ def resume_idle_chunks(
                 continue
             if chunk.attempts >= MAX_ENQUEUES:
                 message = f"its worker stopped before finishing it {chunk.attempts} times"
-                jobs.record_chunk_error(
+                job_chunks.record_chunk_error(
                     session,
                     job_id=chunk.job_id,
                     chunk_index=chunk.chunk_index,
@@ -47,7 +47,7 @@ def resume_idle_chunks(
                     final=True,
                 )
                 continue
-            attempt = jobs.count_attempt(
+            attempt = job_chunks.count_attempt(
                 session, job_id=chunk.job_id, chunk_index=chunk.chunk_index
             )
             resumed.append((chunk, attempt, rq_job))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from db import jobs, registry
 from db.job_submission import JobRequest, create_batch_job
+from db.lifecycle import TERMINAL
 from db.tables import JobStatus, batch_predictions
 from inference.artifact import unpickle_pipeline
 from worker.context import JobContext
@@ -101,7 +102,7 @@ def wait_for(
 def wait_until_ended(engine: Engine, job_id: str, timeout: float = 60) -> jobs.JobRecord:
     """Poll the job row until it is finished, failed or canceled."""
     return wait_for(
-        lambda: (job := get_job(engine, job_id)).status in jobs.TERMINAL and job,
+        lambda: (job := get_job(engine, job_id)).status in TERMINAL and job,
         timeout=timeout,
         what=f"job {job_id} to end",
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks
 from db.tables import ChunkStatus
 from settings.redis_client import make_redis
 from tests.conftest import TEST_REDIS_URL
@@ -87,10 +87,10 @@ def test_redis_killed_during_a_job_and_restarted(job_context, workers, tmp_path)
     assert_exactly_once(job_context.engine, done, reference)
 
 
-def resumed_chunk(engine, job_id: str) -> jobs.ChunkRecord | None:
+def resumed_chunk(engine, job_id: str) -> job_chunks.ChunkRecord | None:
     """A chunk that was enqueued again and then finished."""
     with Session(engine) as session:
-        chunks = jobs.list_chunks(session, job_id=job_id)
+        chunks = job_chunks.list_chunks(session, job_id=job_id)
     return next((c for c in chunks if c.attempts >= 2 and c.status == ChunkStatus.FINISHED), None)
 
 

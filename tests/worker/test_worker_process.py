@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks
 from db.tables import ChunkStatus, JobStatus
 from tests.conftest import TEST_REDIS_URL
 from tests.worker.helpers import (
@@ -55,7 +55,7 @@ def chunks_done(engine, job_id: str) -> int:
 
 def chunk_statuses(engine, job_id: str) -> list[str]:
     with Session(engine) as session:
-        return [c.status for c in jobs.list_chunks(session, job_id=job_id)]
+        return [c.status for c in job_chunks.list_chunks(session, job_id=job_id)]
 
 
 @contextlib.contextmanager
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_chunk_is_replaced_and_nothing_is_lost_or_doubled(
     reference = reference_predictions(job_context.engine, done, "adult_features")
     assert_exactly_once(job_context.engine, done, reference)
     with Session(job_context.engine) as session:
-        attempts = [c.attempts for c in jobs.list_chunks(session, job_id=job.id)]
+        attempts = [c.attempts for c in job_chunks.list_chunks(session, job_id=job.id)]
     assert sorted(attempts)[-2:] == [1, 2]  # the chunk killed in flight was enqueued again
 
 
