@@ -39,8 +39,6 @@ class JobNotCancelableError(ValueError):
 class JobRecord(Lifecycle):
     """One row of batch_jobs (its status and timings are in Lifecycle)."""
 
-    id: str
-    model_name: str
     model_version: int
     source: dict[str, Any]
     rows_total: int

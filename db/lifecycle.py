@@ -14,8 +14,10 @@ ACTIVE_VALUES = [status.value for status in ACTIVE]
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """The status and timestamps a batch_jobs or training_runs row carries."""
+    """What a batch_jobs and a training_runs row share: id, model, status and timestamps."""
 
+    id: str
+    model_name: str
     status: str
     created_at: datetime | None
     started_at: datetime | None

@@ -29,8 +29,6 @@ class TrainingRunNotFoundError(LookupError):
 class TrainingRunRecord(Lifecycle):
     """One row of training_runs (its status and timings are in Lifecycle)."""
 
-    id: str
-    model_name: str
     spec: dict[str, Any]
     promotion: str
     version: int | None
