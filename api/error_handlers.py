@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from api.errors import BATCH_HINT, APIError, ServiceUnavailableError
 from api.metrics import ERRORS
 from db import jobs, registry, training_runs
-from db.csv_loader import CsvLoadError
+from db.csv_files import CsvLoadError
 from db.entities import InvalidEntityIdError
 from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
 from db.job_sources import SourceError, UnknownIdsError

@@ -283,7 +283,7 @@ def stage_csv(connection: Connection, path: str | Path, *, id_column: str, filen
 
     The CSV's `id_column` is used when present, otherwise rows are numbered 1..N in file
     order. The table is created inside the caller's transaction (on SQLite too), so a job
-    refused later leaves no table behind. Raises db.csv_loader.CsvLoadError naming the
+    refused later leaves no table behind. Raises db.csv_files.CsvLoadError naming the
     offending line.
     """
     table = f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"

@@ -49,7 +49,8 @@ def upgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Drop and reload the table if it exists.")
 def load_csv(path: Path, table: str, id_column: str, replace: bool) -> None:
     """Load a CSV file (or .csv.gz) with a header row into a new table."""
-    from db.csv_loader import CsvLoadError, TableExistsError
+    from db.csv_files import CsvLoadError
+    from db.csv_loader import TableExistsError
     from db.csv_loader import load_csv as load
     from db.identifiers import InvalidIdentifierError
 
