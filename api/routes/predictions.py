@@ -9,7 +9,8 @@ from flask import Blueprint, request
 
 from api import errors
 from api.bodies import read_body
-from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
+from api.codecs import EntityIds, Rows, decode_body, decode_query
+from api.responses import encode_entities, encode_result
 from api.services import services
 from api.serving import serve
 from api.usage import build_usage
