@@ -22,6 +22,7 @@ def resume_idle_chunks(
     context: JobContext, queue: Any, *, intervals: tuple[float, ...] = RETRY_INTERVALS
 ) -> int:
     """Enqueue again the chunks nobody holds and no queue will run; returns how many."""
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
     from rq.job import Job
 
     resumed: list[tuple[job_chunks.ChunkRecord, int, Any]] = []
@@ -66,6 +67,7 @@ def will_run(rq_job: Any, waiting: set[str]) -> bool:
 
     `waiting` holds the ids in the queue and those a worker has taken but not started yet.
     """
+    # rq loads only where a job is queued or run (see resume_idle_chunks).
     from rq.job import JobStatus
     from rq.utils import now
 

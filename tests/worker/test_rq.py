@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 import sqlalchemy as sa
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -17,7 +18,13 @@ from tests.worker.helpers import (
     reference_predictions,
     submit,
 )
-from worker.dispatch import MAX_ENQUEUES, Dispatcher, enqueue_chunks, rq_job_id
+from worker.dispatch import (
+    MAX_ENQUEUES,
+    Dispatcher,
+    QueueUnavailableError,
+    enqueue_chunks,
+    rq_job_id,
+)
 from worker.main import BatchWorker
 from worker.resume import resume_idle_chunks
 
@@ -123,9 +130,6 @@ def test_worker_maintenance_resumes_abandoned_chunks_every_five_seconds(
 
 
 def test_a_job_whose_chunks_cannot_be_queued_fails_at_once(job_context):
-    import redis
-
-    from worker.dispatch import QueueUnavailableError
 
     job = submit(job_context, source={"ids": [1]})
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
