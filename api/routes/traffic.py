@@ -15,6 +15,8 @@ from flask import Blueprint, request
 from api import errors
 from api.auth import admin_required
 from api.codecs import parse_json
+from api.openapi.declare import documented
+from api.openapi.schemas import OK, query_parameter
 from api.services import parse_version, services
 from db import registry
 from db.comparison import compare_versions
@@ -24,9 +26,35 @@ bp = Blueprint("traffic", __name__)
 
 COMPARISON_WINDOW = timedelta(hours=24)  # `since` when the client gives none
 TRAFFIC_KEYS = {"production", "canary", "shadow"}
+TIME = {"type": "string", "format": "date-time"}
+TRAFFIC_SETTING = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "production": {"type": "integer", "minimum": 1, "nullable": True},
+        "canary": {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": False,
+            "required": ["version", "percent"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "percent": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+        },
+        "shadow": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    },
+    "example": {"production": 3, "canary": {"version": 4, "percent": 10}, "shadow": [5]},
+}
 
 
 @bp.get("/models/<name>/traffic")
+@documented(
+    "Production, canary (version, percent) and shadow versions, plus this process's shadow "
+    "queue and load failures",
+    responses=OK,
+    errors=(404, 503),
+)
 def show_traffic(name: str) -> dict[str, Any]:
     """The traffic setting, plus this process's shadow queue and load failures."""
     with services().sessions() as session:
@@ -35,6 +63,13 @@ def show_traffic(name: str) -> dict[str, Any]:
 
 
 @bp.put("/models/<name>/traffic")
+@documented(
+    "Set production, the canary's share and the shadow versions at once (every API process "
+    "follows within 2 s)",
+    responses=OK,
+    errors=(404, 503),
+    body=lambda served: {"application/json": {"schema": TRAFFIC_SETTING}},
+)
 @admin_required
 def put_traffic(name: str) -> dict[str, Any]:
     """Set production, canary and shadow versions at once; every process follows within 2 s."""
@@ -49,6 +84,20 @@ def put_traffic(name: str) -> dict[str, Any]:
 
 
 @bp.get("/models/<name>/comparison")
+@documented(
+    "Agreement of a canary or shadow version with production on the same requests, and both "
+    "versions' live accuracy where feedback exists",
+    responses=OK,
+    errors=(404, 501, 503),
+    query=(
+        {
+            **query_parameter("version", "The version to compare", {"type": "integer"}),
+            "required": True,
+        },
+        query_parameter("since", "Window start, ISO 8601 (default: 24 h before until)", TIME),
+        query_parameter("until", "Window end, ISO 8601 (default: now)", TIME),
+    ),
+)
 def comparison(name: str) -> dict[str, Any]:
     """Agreement of `?version=` with production over the requests both predicted."""
     raw = request.args.get("version")
