@@ -108,3 +108,9 @@ class JobNotFinishedError(APIError):
     """Results are read once the job has ended."""
 
     status, error_code = 409, "JOB_NOT_FINISHED"
+
+
+class NotReadyError(APIError):
+    """A readiness check failed (GET /ready, GET /ping)."""
+
+    status, error_code = 503, "NOT_READY"

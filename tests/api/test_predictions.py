@@ -20,6 +20,8 @@ from tests.api.helpers import (
     features_of,
 )
 
+JSON = {"Accept": "application/json"}
+
 
 @pytest.mark.parametrize("shape", FORMATS)
 def test_every_format_matches_the_pipeline(
@@ -143,7 +145,7 @@ def test_model_and_download_aliases(client: FlaskClient, pg_engine, adult_model)
 
 
 def test_usage_has_examples_from_a_real_row(client: FlaskClient) -> None:
-    usage = client.get("/usage").get_json()
+    usage = client.get("/usage", headers=JSON).get_json()
     assert usage["default_model"] == "adult"
     adult = next(m for m in usage["models"] if m["name"] == "adult")
     assert adult["example_entity_id"] == 1
@@ -151,11 +153,12 @@ def test_usage_has_examples_from_a_real_row(client: FlaskClient) -> None:
     assert "curl -s -X POST http://localhost/models/adult/predict" in adult["examples"]["split"]
     for key in ("split", "record", "query", "csv", "python", "ids", "entity", "seed_query"):
         assert adult["examples"][key]
-    assert client.get("/").get_json() == usage
+    assert client.get("/", headers=JSON).get_json() == usage
 
 
 def test_examples_in_usage_work(client: FlaskClient) -> None:
-    adult = next(m for m in client.get("/usage").get_json()["models"] if m["name"] == "adult")
+    usage = client.get("/usage", headers=JSON).get_json()
+    adult = next(m for m in usage["models"] if m["name"] == "adult")
     row = adult["example_row"]
     split = {"columns": list(row), "data": [list(row.values())]}
     first = client.post("/models/adult/predict", json=split).get_json()
