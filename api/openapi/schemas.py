@@ -11,6 +11,8 @@ import io
 from typing import Any
 
 from api.openapi.declare import Served
+from api.request_checks import JOB_ID_PATTERN
+from db.registry import MODEL_NAME_PATTERN
 
 OBJECT = {"type": "object", "additionalProperties": True}
 ROW = {"type": "object", "additionalProperties": True}
@@ -46,6 +48,13 @@ def content_response(description: str, *media_types: str) -> dict[str, Any]:
 
 OK = {"200": json_response(OBJECT)}
 PREDICTED = {"200": json_response(PREDICTION)}
+PREDICTION_OR_USAGE = {
+    "description": "The prediction, or without arguments the usage page",
+    "content": {
+        "application/json": {"schema": {"anyOf": [PREDICTION, OBJECT]}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
 PICKLE = {"200": content_response("The cloudpickle bytes", "application/octet-stream")}
 
 
@@ -83,9 +92,12 @@ OFFSET = query_parameter("offset", "Rows to skip", {"type": "integer", "minimum"
 
 # Path parameters by name; a rule's `<name>` becomes `{name}` with this description and schema.
 PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "name": ("Model name", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}),
+    "name": ("Model name", {"type": "string", "pattern": f"^{MODEL_NAME_PATTERN}$"}),
     "version": ("Version number", {"type": "integer", "minimum": 1, "maximum": 999_999_999}),
-    "job_id": ("Batch job id (from POST /jobs)", {"type": "string"}),
+    "job_id": (
+        "Batch job id (from POST /jobs)",
+        {"type": "string", "pattern": f"^{JOB_ID_PATTERN}$"},
+    ),
     "run_id": ("Training run id (from POST /models/{name}/train)", {"type": "string"}),
     "entity_id": ("Entity id in the model's feature table", {"type": "string"}),
 }
