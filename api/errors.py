@@ -50,12 +50,6 @@ class InvalidParameterError(APIError):
     status, error_code = 400, "INVALID_PARAMETER"
 
 
-class InvalidIdError(APIError):
-    """An entity id that cannot be an id of the feature table."""
-
-    status, error_code = 400, "INVALID_ID"
-
-
 class NoFeatureTableError(APIError):
     """The model has no feature table to read entities from."""
 
@@ -90,12 +84,6 @@ class ConflictError(APIError):
     """The request conflicts with the current state (e.g. deleting the production version)."""
 
     status, error_code = 409, "CONFLICT"
-
-
-class NotFoundError(APIError):
-    """A resource other than a model, version or entity does not exist."""
-
-    status, error_code = 404, "NOT_FOUND"
 
 
 class EntityNotFoundError(APIError):

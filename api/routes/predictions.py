@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 
 from api import errors
 from api.bodies import read_body
-from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
+from api.codecs import EntityIds, Rows, decode_body, decode_query
 from api.openapi.declare import documented
 from api.openapi.schemas import (
     PREDICTED,
@@ -18,6 +18,7 @@ from api.openapi.schemas import (
     features_query,
     prediction_body,
 )
+from api.responses import encode_entities, encode_result
 from api.services import services
 from api.serving import serve
 from api.usage import usage_response

@@ -8,7 +8,10 @@ import json
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from db import registry
+from inference.artifact import sha256_of
 from tests.api.helpers import (
     FORMATS,
     assert_same_answers,
@@ -126,10 +129,6 @@ def test_version_pins_a_version(client: FlaskClient, adult_model) -> None:
 
 
 def test_model_and_download_aliases(client: FlaskClient, pg_engine, adult_model) -> None:
-    from sqlalchemy.orm import Session
-
-    from db import registry
-    from inference.artifact import sha256_of
 
     described = client.get("/model").get_json()
     assert described["name"] == "adult" and described["classes"] == ["<=50K", ">50K"]
