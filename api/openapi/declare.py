@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import Rule
 
+from inference.schema import Feature
+
 OPERATION = "openapi_operation"
 ADMIN_ONLY = "admin_only"
 # Served by the app but not part of the HTTP API: Flask's static files, Swagger UI's assets and
@@ -40,6 +42,7 @@ class Served:
     entity_id: Any
     max_rows: int
     max_body_bytes: int
+    features: tuple[Feature, ...] = ()
 
 
 @dataclass(frozen=True)
