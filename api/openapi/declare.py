@@ -79,6 +79,17 @@ class Route:
         return self.rule.endpoint.rpartition(".")[0] or None
 
 
+def operation_id(method: str, rule: str) -> str:
+    """The document's operationId for METHOD on a Flask rule: `get_jobs_job_id`."""
+    return re.sub(r"\W+", "_", f"{method} {rule}").strip("_").lower()
+
+
+def link(method: str, rule: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link from a response to another operation (what stateful tests follow);
+    parameters are runtime expressions such as `$response.body#/id`."""
+    return {"operationId": operation_id(method, rule), "parameters": parameters}
+
+
 def documented(
     summary: str,
     *,

@@ -106,6 +106,14 @@ PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def path_schema(name: str, served: Served) -> tuple[str, dict[str, Any]]:
+    """The description and schema of a path parameter; an entity id is an integer when the
+    default model's id column holds integers."""
+    if name == "entity_id" and isinstance(served.entity_id, int):
+        return "Entity id in the model's feature table", {"type": "integer"}
+    return PATH_PARAMETERS.get(name, ("", {"type": "string"}))
+
+
 def path_example(name: str, served: Served) -> Any:
     """A value of a path parameter that exists on this server, or None."""
     known = {"name": served.model, "version": served.version, "entity_id": served.entity_id}

@@ -154,3 +154,16 @@ def test_usage_commands_are_shell_words_with_raw_json(client):
         assert words[0] == "curl"
         if "-d" in words:
             assert words[words.index("-d") + 1].startswith("{")
+
+
+def test_links_lead_to_documented_operations(document):
+    operation_ids = {op["operationId"] for ops in document["paths"].values() for op in ops.values()}
+    links = [
+        link
+        for ops in document["paths"].values()
+        for op in ops.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 4
+    assert {link["operationId"] for link in links} <= operation_ids
