@@ -13,8 +13,8 @@ from api.codecs import EntityIds, Rows, decode_body, decode_query
 from api.openapi.declare import documented
 from api.openapi.schemas import (
     PREDICTED,
+    PREDICTION_OR_USAGE,
     VERSION_QUERY,
-    content_response,
     features_query,
     prediction_body,
 )
@@ -84,9 +84,7 @@ def predict_default() -> dict[str, Any]:
 @bp.get("/")
 @documented(
     "Seed alias: ?<feature>=<value>&... predicts one row; without arguments, this usage page",
-    responses={
-        "200": content_response("A prediction, or the usage page", "application/json", "text/plain")
-    },
+    responses={"200": PREDICTION_OR_USAGE},
     errors=QUERY_ERRORS,
     query=(features_query, VERSION_QUERY),
 )
