@@ -2,11 +2,15 @@
 
 The worker is api.gunicorn_worker.ApiWorker, gunicorn's threaded worker reading request heads
 without holding a thread, so idle or trickling clients cannot pin the API (see that module).
-The app is not preloaded in the master: each worker runs `create_app()`, which loads the
-production models and starts its own promotion watcher before the worker accepts requests
-(threads and pooled connections do not survive a fork).
+The app is not preloaded in the master: each worker runs `create_app()`, which starts its own
+promotion watcher, prediction log writer and connection pools (threads and pooled connections
+do not survive a fork). The production models, though, are loaded once by the master before it
+forks (`when_ready`), so the workers share their memory pages; a worker then loads only what
+was promoted after that, as before (see docs/performance.md, Memory).
 """
 
+import gc
+import logging
 import os
 
 # Natively this machine only, as .env.example says; the images set HOST=0.0.0.0.
@@ -33,6 +37,35 @@ errorlog = "-"
 accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "yes") else None
 # A request line or header larger than this is refused by gunicorn before the app sees it.
 limit_request_line = 8190
+
+
+def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """Load the production models in the master, before the first fork, for the workers to
+    inherit; if that fails the workers load their own, as without this hook."""
+    from db import model_store
+    from db.engine import make_engine, make_session_factory
+    from settings import load_settings
+
+    try:
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            store = model_store.ModelStore(
+                make_session_factory(engine), fast_path=settings.fast_path
+            )
+            # One thread: OpenMP's pool (HistGradientBoosting) does not survive a fork.
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                store.preload()
+        finally:
+            engine.dispose()  # no pooled connection may cross the fork
+    except Exception:  # any failure: the workers load their own models, as before
+        logging.getLogger(__name__).exception("models not loaded before the fork")
+        return
+    model_store.inherited.update({(m.name, m.version): m for m in store.loaded()})
+    # Later collections would touch every inherited object and unshare its pages.
+    gc.freeze()
 
 
 def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature

@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,13 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import (  # noqa: E402
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
+    Case,
     check_services,
     require_wrk,
-    run_wrk,
+    run_interleaved,
     start_api,
     wait_ready,
 )
-from bench.online import log, prepare, read_payloads, scripts  # noqa: E402
+from bench.online import prepare, read_payloads, scripts  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,23 +76,11 @@ def main() -> None:
 
 def measure(args, wrk, servers, path: str, script: str) -> dict[str, list[float]]:
     """Requests per second of each server, pass after pass, servers interleaved."""
-    rps: dict[str, list[float]] = {server.name: [] for server in servers}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
-        for server in servers:  # warm-up
-            run_wrk(wrk, server.url + path, script, connections=2, seconds=1, workdir=Path(folder))
-        for attempt in range(args.passes):
-            for server in servers if attempt % 2 == 0 else servers[::-1]:
-                result = run_wrk(
-                    wrk,
-                    server.url + path,
-                    script,
-                    connections=args.connections,
-                    seconds=args.seconds,
-                    workdir=Path(folder),
-                )
-                rps[server.name].append(round(result.rps, 1))
-                log(f"pass {attempt + 1} {server.name:13} {result.rps:8.1f} req/s")
-    return rps
+    case = Case("single row", path, script, args.connections)
+    runs = run_interleaved(wrk, servers, [case], passes=args.passes, seconds=args.seconds)
+    return {
+        server.name: [round(r.rps, 1) for r in runs[(server.name, case.name)]] for server in servers
+    }
 
 
 if __name__ == "__main__":
