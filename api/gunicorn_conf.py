@@ -10,7 +10,6 @@ was promoted after that, as before (see docs/performance.md, Memory).
 """
 
 import gc
-import logging
 import os
 
 # Natively this machine only, as .env.example says; the images set HOST=0.0.0.0.
@@ -42,28 +41,31 @@ limit_request_line = 8190
 def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """Load the production models in the master, before the first fork, for the workers to
     inherit; if that fails the workers load their own, as without this hook."""
+    from threadpoolctl import threadpool_limits
+
+    from api.app import make_api_engine
     from db import model_store
-    from db.engine import make_engine, make_session_factory
+    from db.engine import make_session_factory
     from settings import load_settings
 
     try:
         settings = load_settings()
-        engine = make_engine(settings.database_url)
+        engine = make_api_engine(settings)
         try:
-            store = model_store.ModelStore(
-                make_session_factory(engine), fast_path=settings.fast_path
-            )
-            # One thread: OpenMP's pool (HistGradientBoosting) does not survive a fork.
-            from threadpoolctl import threadpool_limits
-
+            sessions = make_session_factory(engine)
+            store = model_store.ModelStore(sessions, fast_path=settings.fast_path)
+            # One thread: an OpenMP pool started here (HistGradientBoosting) would not survive
+            # the fork.
             with threadpool_limits(limits=1):
                 store.preload()
         finally:
             engine.dispose()  # no pooled connection may cross the fork
-    except Exception:  # any failure: the workers load their own models, as before
-        logging.getLogger(__name__).exception("models not loaded before the fork")
+    except Exception as exc:  # a fresh or unreachable database: the workers load their own
+        server.log.warning("no models loaded before the fork (%s: %s)", type(exc).__name__, exc)
         return
     model_store.inherited.update({(m.name, m.version): m for m in store.loaded()})
+    loaded = ", ".join(f"{name} v{version}" for name, version in model_store.inherited)
+    server.log.info("loaded before forking the workers: %s", loaded or "no production model")
     # Later collections would touch every inherited object and unshare its pages.
     gc.freeze()
 

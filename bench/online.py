@@ -22,7 +22,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -47,7 +46,6 @@ from bench.harness import (  # noqa: E402
     median_result,
     require_wrk,
     run_interleaved,
-    run_wrk,
     start_api,
     wait_ready,
     wrk_version,
@@ -211,37 +209,31 @@ def scripts(payloads: dict) -> dict[str, tuple[str, str]]:
 def run_matrix(
     args: argparse.Namespace, wrk: str, servers: list[ApiServer], payloads: dict
 ) -> dict[tuple[str, str, int], dict]:
-    """Every scenario x connections x server; key cells --passes times, servers interleaved."""
+    """Every scenario x connections x server once, then the key cells --passes times in all,
+    servers interleaved; medians by (server, scenario, connections)."""
     plan = scripts(payloads)
-    runs: dict[tuple[str, str, int], list] = {}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as workdir:
-        for server in servers:  # warm-up: first requests, entity table checks, caches
-            for path, script in plan.values():
-                run_wrk(
-                    wrk, server.url + path, script, connections=2, seconds=1, workdir=Path(workdir)
-                )
-        for attempt in range(args.passes):
-            for scenario, label, _ in SCENARIOS:
-                for connections in CONNECTIONS:
-                    if attempt and (scenario, connections) not in KEY_CELLS:
-                        continue
-                    for server in servers:
-                        path, script = plan[scenario]
-                        result = run_wrk(
-                            wrk,
-                            server.url + path,
-                            script,
-                            connections=connections,
-                            seconds=args.seconds,
-                            workdir=Path(workdir),
-                        )
-                        runs.setdefault((server.name, scenario, connections), []).append(result)
-                        log(
-                            f"pass {attempt + 1} {server.name:5} {label:10} c={connections:<2} "
-                            f"{result.rps:8.1f} req/s p50 {result.p50_ms:7.2f} ms "
-                            f"p99 {result.p99_ms:7.2f} ms errors {result.errors}"
-                        )
-    return {key: median_result(results) for key, results in runs.items()}
+
+    def cases(key_cells_only: bool) -> list[Case]:
+        return [
+            Case(f"{scenario} c={c}", *plan[scenario], c)
+            for scenario, _, _ in SCENARIOS
+            for c in CONNECTIONS
+            if not key_cells_only or (scenario, c) in KEY_CELLS
+        ]
+
+    runs = run_interleaved(wrk, servers, cases(False), passes=1, seconds=args.seconds)
+    if args.passes > 1:
+        more = run_interleaved(
+            wrk, servers, cases(True), passes=args.passes - 1, seconds=args.seconds
+        )
+        for key, results in more.items():
+            runs[key].extend(results)
+    return {
+        (server.name, scenario, c): median_result(runs[(server.name, f"{scenario} c={c}")])
+        for server in servers
+        for scenario, _, _ in SCENARIOS
+        for c in CONNECTIONS
+    }
 
 
 def evaluate(cells: dict, rss: dict[str, list[float]]) -> list[dict]:
@@ -447,7 +439,7 @@ def main() -> None:
 def measure_protocols(args: argparse.Namespace, wrk: str, server: ApiServer, payloads: dict):
     """V2 infer and /invocations beside the native route on the fast-path server."""
     log("protocol rows: native, V2 infer and /invocations at 8 clients")
-    return run_protocols(wrk, server.url, payloads, seconds=args.seconds, passes=args.passes)
+    return run_protocols(wrk, server, payloads, seconds=args.seconds, passes=args.passes)
 
 
 def main_protocols(args: argparse.Namespace, wrk: str, payloads: dict, started) -> None:

@@ -53,6 +53,7 @@ from bench.harness import (  # noqa: E402
     wrk_version,
 )
 from bench.online import delete_logged_predictions, log, prepare, read_payloads  # noqa: E402
+from bench.protocols import v2_body  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".peers"
 MODEL_NAME = "peers_ct_gbc"
@@ -71,7 +72,7 @@ SHARED_PINS = [
 # MLServer 1.7.1's workers die at start with uvloop 0.22 or newer.
 PEERS = {
     "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"],
-    "flask": ["flask==3.1.3", "gunicorn==23.0.0"],
+    "flask": ["flask==3.1.3", "gunicorn==27.0.1"],
 }
 CELLS = (("1 row, 1 client", 1, 1), ("1 row, 8 clients", 1, 8), ("100 rows, 8 clients", 100, 8))
 
@@ -201,26 +202,16 @@ def start_flask(venv: Path, pickle_path: Path, workers: int) -> Server:
 
 
 def mlserver_body(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """A V2 inference request MLServer decodes into a DataFrame (its pandas codec), asking for
-    both the labels and the probabilities, as skserve and the Flask app answer."""
-    inputs = []
-    for column in records[0]:
-        values = [record[column] for record in records]
-        numeric = all(isinstance(v, int | float) for v in values)
-        inputs.append(
-            {
-                "name": column,
-                "shape": [len(values)],
-                "datatype": ("INT64" if all(isinstance(v, int) for v in values) else "FP64")
-                if numeric
-                else "BYTES",
-                "data": values,
-                **({} if numeric else {"parameters": {"content_type": "str"}}),
-            }
-        )
+    """A V2 inference request MLServer decodes into a DataFrame (its pandas codec, strings as
+    str), asking for both the labels and the probabilities, as skserve and the Flask app
+    answer."""
+    body = v2_body(records)
+    for tensor in body["inputs"]:
+        if tensor["datatype"] == "BYTES":
+            tensor["parameters"] = {"content_type": "str"}
     return {
+        **body,
         "parameters": {"content_type": "pd"},
-        "inputs": inputs,
         "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
     }
 
