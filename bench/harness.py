@@ -5,6 +5,7 @@ Imported by the scripts in this folder (run as `python bench/<script>.py`), neve
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -50,6 +51,15 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99)))
 end
 """
+
+
+def parse_bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the command line and add the bench database and Redis of the environment
+    (BENCH_DATABASE_URL, BENCH_REDIS_URL) as `database_url` and `redis_url`."""
+    args = parser.parse_args()
+    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    return args
 
 
 def require_wrk() -> str:

@@ -34,8 +34,6 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     ROOT,
     ApiServer,
     Case,
@@ -44,6 +42,7 @@ from bench.harness import (  # noqa: E402
     lua_get_ids,
     lua_post,
     median_result,
+    parse_bench_args,
     require_wrk,
     run_interleaved,
     start_api,
@@ -91,11 +90,9 @@ def parse_args() -> argparse.Namespace:
         default=str(Path(__file__).resolve().parent / "results" / "online.json"),
         help="where to write the results ('-' for stdout, '' for nowhere)",
     )
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
     args.seconds = args.seconds or (2.0 if args.quick else 5.0)
     args.passes = args.passes or (1 if args.quick else 3)
-    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     return args
 
 
@@ -118,13 +115,16 @@ def prepare(database_url: str) -> Any:
     return spec
 
 
-def read_payloads(database_url: str, spec: Any) -> dict[str, Any]:
-    """Real rows of the feature table: one record, 100 records, and the id range."""
+def read_payloads(database_url: str, spec: Any, *, complete: bool = False) -> dict[str, Any]:
+    """Real rows of the feature table: one record, 100 records, and the id range; `complete`
+    keeps only rows without missing values (for pipelines whose training saw none)."""
     engine = sa.create_engine(database_url)
     table = sa.table(spec.feature_table, *(sa.column(c) for c in [spec.id_column, *spec.features]))
     id_column = table.c[spec.id_column]
+    query = sa.select(*(table.c[f] for f in spec.features)).order_by(id_column).limit(100)
+    if complete:
+        query = query.where(*(table.c[f].is_not(None) for f in spec.features))
     with engine.connect() as connection:
-        query = sa.select(*(table.c[f] for f in spec.features)).order_by(id_column).limit(100)
         records = [dict(row) for row in connection.execute(query).mappings()]
         first, last = connection.execute(
             sa.select(sa.func.min(id_column), sa.func.max(id_column))

@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,6 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     ROOT,
     Case,
     Server,
@@ -44,6 +43,7 @@ from bench.harness import (  # noqa: E402
     free_port,
     lua_post,
     median_result,
+    parse_bench_args,
     require_wrk,
     run_interleaved,
     skserve_command,
@@ -83,9 +83,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=8.0, help="per wrk pass [8]")
     parser.add_argument("--passes", type=int, default=3, help="interleaved passes [3]")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per server [2]")
-    args = parser.parse_args()
-    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    args = parse_bench_args(parser)
     return args
 
 
@@ -221,8 +219,11 @@ def post(url: str, body: Any) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"POST {url}: {exc.code} {exc.read()[:2000]!r}") from None
 
 
 def answers(urls: dict[str, str], records: list[dict[str, Any]]) -> dict[str, tuple]:
@@ -279,7 +280,7 @@ def main() -> None:
     check_services(args.database_url, args.redis_url)
     log(f"bench database {args.database_url}")
     spec = prepare(args.database_url)
-    payloads = read_payloads(args.database_url, spec)
+    payloads = read_payloads(args.database_url, spec, complete=True)
     pickle_path = fitted_pickle(args.database_url, spec)
     venvs = {name: peer_venv(name) for name in PEERS}
     register(args.database_url, pickle_path)
