@@ -43,10 +43,12 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     inherit; if that fails the workers load their own, as without this hook."""
     from threadpoolctl import threadpool_limits
 
-    from api.app import make_api_engine
-    from db import model_store
-    from db.engine import make_session_factory
-    from settings import load_settings
+    # gunicorn reads this file in every process that starts it (`skserve api` checks it too);
+    # only the master, once ready, needs the app's code.
+    from api.app import make_api_engine  # lazily: see above
+    from db import model_store  # the workers' store reads `inherited`
+    from db.engine import make_session_factory  # lazily: see above
+    from settings import load_settings  # lazily: see above
 
     try:
         settings = load_settings()

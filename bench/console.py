@@ -19,11 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    Case,
     check_services,
+    interleaved_rps,
     parse_bench_args,
     require_wrk,
-    run_interleaved,
     start_api,
     wait_ready,
 )
@@ -59,7 +58,15 @@ def main() -> None:
             servers.append(start_api(f"console={console}", workers=2, env=env))
         for server in servers:
             wait_ready(server)
-        rps = measure(args, wrk, servers, path, script)
+        rps = interleaved_rps(
+            wrk,
+            servers,
+            {server.name: path for server in servers},
+            script,
+            connections=args.connections,
+            seconds=args.seconds,
+            passes=args.passes,
+        )
     finally:
         for server in servers:
             server.stop()
@@ -68,15 +75,6 @@ def main() -> None:
     print(f"  console on  {with_console:8.1f} req/s  passes {rps[servers[0].name]}")
     print(f"  console off {without:8.1f} req/s  passes {rps[servers[1].name]}")
     print(f"  ratio on/off {with_console / without:.3f}")
-
-
-def measure(args, wrk, servers, path: str, script: str) -> dict[str, list[float]]:
-    """Requests per second of each server, pass after pass, servers interleaved."""
-    case = Case("single row", path, script, args.connections)
-    runs = run_interleaved(wrk, servers, [case], passes=args.passes, seconds=args.seconds)
-    return {
-        server.name: [round(r.rps, 1) for r in runs[(server.name, case.name)]] for server in servers
-    }
 
 
 if __name__ == "__main__":

@@ -228,14 +228,25 @@ def start_server(
 
 
 def start_api(
-    name: str, *, workers: int, env: dict[str, str], cli: Path | None = None, cwd: Path = ROOT
+    name: str,
+    *,
+    workers: int,
+    env: dict[str, str],
+    cli: Path | None = None,
+    cwd: Path = ROOT,
+    source: Path | None = None,
 ) -> ApiServer:
-    """Start `skserve api --port P` with WEB_CONCURRENCY=workers (`cli`, `cwd`: another
-    checkout's skserve and folder, for comparing releases)."""
+    """Start `skserve api --port P` with WEB_CONCURRENCY=workers. Another checkout: `cli` and
+    `cwd` run its own skserve (its own venv); `source` runs its code with this environment's
+    libraries."""
     port = free_port()
+    command = [str(cli) if cli else skserve_command()[0]]
+    if source is not None:
+        command = [sys.executable, "-c", "from skserve.cli import main; main()"]
+        cwd, env = source, {**env, "PYTHONPATH": str(source)}
     started = start_server(
         name,
-        [str(cli) if cli else skserve_command()[0], "api", "--port", str(port)],
+        [*command, "api", "--port", str(port)],
         env={**env, "WEB_CONCURRENCY": str(workers), "HOST": "127.0.0.1"},
         cwd=cwd,
         port=port,
@@ -415,3 +426,20 @@ def run_interleaved(
                         flush=True,
                     )
     return runs
+
+
+def interleaved_rps(
+    wrk: str,
+    servers: list[Server],
+    paths: dict[str, str],
+    script: str,
+    *,
+    connections: int,
+    seconds: float,
+    passes: int,
+) -> dict[str, list[float]]:
+    """Requests per second of each server (at its path in `paths`) for one body, pass after
+    pass, servers interleaved (run_interleaved with one case)."""
+    cases = {s.name: [Case("single row", paths[s.name], script, connections)] for s in servers}
+    runs = run_interleaved(wrk, servers, cases, passes=passes, seconds=seconds)
+    return {s.name: [round(r.rps, 1) for r in runs[(s.name, "single row")]] for s in servers}
