@@ -93,9 +93,8 @@ def test_workers_forked_after_a_promotion_serve_the_promoted_version(server):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         new = [w.pid for w in psutil.Process(master.pid).children()]
-        if len(new) == 2 and not {w.pid for w in old} & set(new):
-            if requests.get(f"{server}/ready", timeout=5).status_code == 200:
-                break
+        if len(new) == 2 and not {w.pid for w in old} & set(new) and _ready(server):
+            break
         time.sleep(0.2)
     else:
         pytest.fail("gunicorn did not replace both workers within 60 s")
@@ -105,6 +104,14 @@ def test_workers_forked_after_a_promotion_serve_the_promoted_version(server):
         assert response.status_code == 200, response.text
         versions.add(response.json()["version"])
     assert versions == {2}
+
+
+def _ready(server: str) -> bool:
+    """GET /ready answers 200 (while both workers boot the request waits in the backlog)."""
+    try:
+        return requests.get(f"{server}/ready", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def test_metrics_count_every_request_across_workers(server):
