@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -140,6 +140,12 @@ class Services:
 def services() -> Services:
     """The Services of the current app."""
     return current_app.extensions[EXTENSION]
+
+
+def requested_model(name: str | None = None) -> LoadedModel:
+    """The model a route names (the default model when it names none), at `?version=` if given."""
+    svc = services()
+    return svc.model(name or svc.default_model_name(), request.args.get("version"))
 
 
 def parse_version(raw: str | None) -> int | None:

@@ -13,7 +13,7 @@ from api.openapi.schemas import OBJECT, VERSION_QUERY, content_response, json_re
 from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.docs import METHOD, SCORED, SCORING_ERRORS, scoring_body
 from api.protocols.mlflow_codec import decode_scoring, encode_scoring
-from api.services import services
+from api.services import requested_model, services
 from inference.model import LoadedModel
 
 bp = Blueprint("mlflow", __name__)
@@ -29,8 +29,7 @@ bp = Blueprint("mlflow", __name__)
 )
 def invocations() -> dict[str, Any]:
     """Score the body with the default model (`?version=` pins one)."""
-    svc = services()
-    return score(svc.model(svc.default_model_name(), request.args.get("version")))
+    return score(requested_model())
 
 
 @bp.post("/models/<name>/invocations")
@@ -43,7 +42,7 @@ def invocations() -> dict[str, Any]:
 )
 def model_invocations(name: str) -> dict[str, Any]:
     """Score the body with model `name`."""
-    return score(services().model(name, request.args.get("version")))
+    return score(requested_model(name))
 
 
 def score(model: LoadedModel) -> dict[str, Any]:

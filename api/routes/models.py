@@ -23,7 +23,7 @@ from api.openapi.schemas import (
     pipeline_upload_body,
 )
 from api.request_checks import form_value
-from api.services import parse_version, services
+from api.services import parse_version, requested_model, services
 from db import registry
 from inference.introspect import estimator_class, pipeline_steps
 from inference.json_values import json_safe
@@ -203,8 +203,7 @@ def describe_version(name: str, version: int | None) -> dict[str, Any]:
 )
 def default_model() -> dict[str, Any]:
     """Seed alias: the default model's features, pipeline steps and estimator."""
-    svc = services()
-    return describe_model(svc.model(svc.default_model_name(), request.args.get("version")))
+    return describe_model(requested_model())
 
 
 @bp.get("/model/download")
@@ -216,8 +215,7 @@ def default_model() -> dict[str, Any]:
 )
 def download_default_model() -> Response:
     """Seed alias: the default model's cloudpickle bytes."""
-    svc = services()
-    model = svc.model(svc.default_model_name(), request.args.get("version"))
+    model = requested_model()
     return artifact_response(model.name, model.version)
 
 

@@ -19,7 +19,7 @@ from api.openapi.schemas import (
     prediction_body,
 )
 from api.responses import encode_entities, encode_result
-from api.services import services
+from api.services import requested_model, services
 from api.serving import serve
 from api.usage import usage_response
 from inference.model import LoadedModel
@@ -39,7 +39,7 @@ QUERY_ERRORS = (404, 422, 503)
 )
 def predict(name: str) -> dict[str, Any]:
     """Predict the rows (or stored ids) in the body with model `name`."""
-    return predict_body(services().model(name, request.args.get("version")))
+    return predict_body(requested_model(name))
 
 
 @bp.get("/models/<name>/predict")
@@ -51,7 +51,7 @@ def predict(name: str) -> dict[str, Any]:
 )
 def predict_query(name: str) -> dict[str, Any]:
     """Predict one row given as query arguments."""
-    return predict_rows(services().model(name, request.args.get("version")), query_rows())
+    return predict_rows(requested_model(name), query_rows())
 
 
 @bp.get("/models/<name>/entities/<entity_id>/prediction")
@@ -63,7 +63,7 @@ def predict_query(name: str) -> dict[str, Any]:
 )
 def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
     """Predict one stored entity; 404 ENTITY_NOT_FOUND when the id is unknown."""
-    return predict_ids(services().model(name, request.args.get("version")), [entity_id])
+    return predict_ids(requested_model(name), [entity_id])
 
 
 @bp.post("/predict")
@@ -77,8 +77,7 @@ def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
 )
 def predict_default() -> dict[str, Any]:
     """Seed alias: POST /models/<default model>/predict."""
-    svc = services()
-    return predict_body(svc.model(svc.default_model_name(), request.args.get("version")))
+    return predict_body(requested_model())
 
 
 @bp.get("/")
@@ -90,11 +89,9 @@ def predict_default() -> dict[str, Any]:
 )
 def predict_default_query() -> Response | dict[str, Any]:
     """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
-    svc = services()
     if not request.args:
         return usage_response()
-    model = svc.model(svc.default_model_name(), request.args.get("version"))
-    return predict_rows(model, query_rows())
+    return predict_rows(requested_model(), query_rows())
 
 
 def predict_body(model: LoadedModel) -> dict[str, Any]:
