@@ -13,7 +13,7 @@ from api.metrics import init_metrics
 from api.protocols import mlflow, v2
 from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
-from api.routes import docs, health, jobs, models, predictions, training
+from api.routes import docs, health, jobs, models, monitoring, predictions, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
 from db import jobs as job_rows
 from db.deadline import Deadline
@@ -126,7 +126,15 @@ def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
+    for blueprint in (
+        health.bp,
+        models.bp,
+        training.bp,
+        predictions.bp,
+        jobs.bp,
+        monitoring.bp,
+        docs.bp,
+    ):
         app.register_blueprint(blueprint)
     for blueprint in (v2.bp, mlflow.bp):  # other servers' protocols over the same core
         app.register_blueprint(blueprint)

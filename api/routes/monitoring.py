@@ -1,0 +1,167 @@
+"""Monitoring over HTTP: drift of a window or a batch job, feedback, live performance.
+
+Reads are open like every other read; feedback needs the admin token, because it writes the
+ground truth that live metrics (and so promotion decisions) rest on. Drift, feedback and
+performance need PostgreSQL (501 NOT_IMPLEMENTED on the embedded SQLite database).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, request
+
+from api import errors
+from api.auth import admin_required
+from api.codecs import parse_json
+from api.services import Services, parse_version, services
+from db import monitoring, registry
+from inference.json_values import json_safe
+from inference.profiles import Thresholds
+
+bp = Blueprint("monitoring", __name__)
+
+DEFAULT_WINDOW = timedelta(hours=24)
+BUCKET = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_BUCKETS = 10_000
+
+
+@bp.get("/models/<name>/drift")
+def model_drift(name: str) -> dict[str, Any]:
+    """PSI per feature and output of the version's logged predictions in ?since=..&until=."""
+    _check_args({"version", "since", "until"})
+    svc = services()
+    record = _record(svc, name)
+    window = _window()
+    with svc.engine.connect() as connection, connection.begin():
+        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        report = monitoring.window_drift(connection, record, window, thresholds(svc))
+    return json_safe(report)
+
+
+@bp.get("/jobs/<job_id>/drift")
+def job_drift(job_id: str) -> dict[str, Any]:
+    """PSI per feature and output of the rows a batch job predicted."""
+    _check_args(set())
+    svc = services()
+    with svc.engine.connect() as connection, connection.begin():
+        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        report = monitoring.job_drift(connection, job_id, thresholds(svc))
+    return json_safe(report)
+
+
+@bp.post("/models/<name>/feedback")
+@admin_required
+def post_feedback(name: str) -> tuple[dict[str, Any], int]:
+    """Store true labels (or values) of logged predictions; a report per rejected item."""
+    svc = services()
+    items = parse_json(request.get_data(cache=False))
+    if not isinstance(items, list) or not items:
+        raise errors.InvalidBodyError(
+            'send a non-empty JSON list: [{"request_id": "...", "row": 0, "label": ">50K"}, '
+            '{"id": 17, "label": "<=50K"}]'
+        )
+    limit = svc.settings.max_rows_per_request
+    if len(items) > limit:
+        raise errors.PayloadTooLargeError(
+            f"{len(items)} feedback items; send at most {limit} per request",
+            {"max_rows_per_request": limit},
+        )
+    with svc.engine.connect() as connection, connection.begin():
+        outcome = monitoring.receive_feedback(connection, model_name=name, items=items)
+    body = {
+        "accepted": outcome.accepted,
+        "duplicates": outcome.duplicates,
+        "rejected": outcome.rejected or [],
+    }
+    if outcome.accepted + outcome.duplicates == 0:
+        raise errors.InvalidFeedbackError("no feedback item could be accepted", body)
+    return body, 200
+
+
+@bp.get("/models/<name>/performance")
+def model_performance(name: str) -> dict[str, Any]:
+    """Live accuracy, ROC AUC, log loss, F1 (or RMSE, MAE, R²) per ?bucket=, next to holdout."""
+    _check_args({"version", "since", "until", "bucket"})
+    svc = services()
+    record = _record(svc, name)
+    window = _window()
+    seconds = bucket_seconds(request.args.get("bucket", "1h"))
+    if (window.until - window.since).total_seconds() / seconds > MAX_BUCKETS:
+        raise errors.InvalidWindowError(
+            f"the window holds more than {MAX_BUCKETS} buckets of {seconds} s; widen ?bucket=",
+            {"bucket": request.args.get("bucket")},
+        )
+    with svc.engine.connect() as connection, connection.begin():
+        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        report = monitoring.performance(connection, record, window, seconds)
+    return json_safe(report)
+
+
+def thresholds(svc: Services) -> Thresholds:
+    """The verdict thresholds from DRIFT_MODERATE_PSI and DRIFT_SHIFTED_PSI."""
+    return Thresholds(svc.settings.drift_moderate_psi, svc.settings.drift_shifted_psi)
+
+
+def _record(svc: Services, name: str) -> registry.VersionRecord:
+    version = parse_version(request.args.get("version"))
+    with svc.sessions() as session:
+        return registry.get_version(session, name=name, version=version)
+
+
+def _check_args(allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        shown = ", ".join(sorted(allowed)) or "none"
+        raise errors.InvalidWindowError(
+            f"unknown query argument(s) {', '.join(unknown)[:200]}; this endpoint takes {shown}",
+            {"unknown": unknown},
+        )
+    repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise errors.InvalidWindowError(
+            f"{', '.join(repeated)} given more than once", {"repeated": repeated}
+        )
+
+
+def _window() -> monitoring.Window:
+    until = parse_time(request.args.get("until"), "until") or datetime.now(UTC)
+    since = parse_time(request.args.get("since"), "since")
+    if since is None:
+        since = until - DEFAULT_WINDOW if until.year > 1 else until
+    if since >= until:
+        raise errors.InvalidWindowError(
+            f"since ({since.isoformat()}) must be before until ({until.isoformat()})",
+            {"since": since.isoformat(), "until": until.isoformat()},
+        )
+    return monitoring.Window(since, until)
+
+
+def parse_time(raw: str | None, name: str) -> datetime | None:
+    """An ISO 8601 timestamp (UTC when it names no zone); 400 INVALID_WINDOW otherwise."""
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise errors.InvalidWindowError(
+            f"{name} must be an ISO 8601 timestamp such as 2026-12-01T10:00:00Z, got {raw!r:.80}",
+            {name: raw},
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bucket_seconds(raw: str) -> int:
+    """`30m`, `1h`, `1d` ... as seconds; 400 INVALID_WINDOW otherwise."""
+    match = BUCKET.fullmatch(raw.strip())
+    if match is None:
+        raise errors.InvalidWindowError(
+            f"bucket must be a count and a unit (s, m, h, d) such as 1h or 15m, got {raw!r:.80}",
+            {"bucket": raw},
+        )
+    return int(match.group(1)) * UNIT_SECONDS[match.group(2)]

@@ -1,0 +1,177 @@
+"""Bucket counts of a window of logged predictions (or a batch job's rows), counted in SQL.
+
+Drift compares these counts with a version's reference profile (inference/profiles.py). The
+database does the work in one scan: each logged request's JSON is parsed once (`::jsonb`),
+each of its rows is unpivoted into one (column, bucket) pair per profiled column — the
+`width_bucket` of a number over the profile's extended edges, or a category's text — and one
+GROUP BY counts them. Only counts per bucket leave PostgreSQL. Names and edges are bound
+parameters; the SQL text is built from this module's templates and the column positions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from db.identifiers import check_columns, check_identifier
+from db.tables import batch_predictions, prediction_log
+from inference.profiles import extended_edges, profiled_columns
+
+# Traffic roles whose rows a version answered for; shadow outputs were never served.
+SERVED_ROLES = ("production", "canary")
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+class MonitoringUnavailableError(RuntimeError):
+    """Drift, feedback and performance are computed by PostgreSQL; embedded SQLite cannot."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One column to count: where its value is, numeric or categorical, and its edges."""
+
+    name: str  # the feature, or "prediction" / "probability"
+    kind: str
+    edges: Sequence[float] | None = None  # profiles.extended_edges for numeric columns
+    output: bool = False
+    probability_class: str | None = None
+
+
+def window_counts(
+    connection: Connection,
+    *,
+    model_name: str,
+    version: int,
+    since: datetime,
+    until: datetime,
+    columns: Sequence[Counted],
+) -> list[dict[str | None, int]]:
+    """Per column, {bucket: rows} over the version's served predictions in [since, until)."""
+    require_postgres(connection)
+    source = (
+        f"SELECT inputs::jsonb AS i, outputs::jsonb AS o, rows FROM {prediction_log.name} "
+        "WHERE model_name = :model AND model_version = :version AND role IN :roles "
+        "AND logged_at >= :since AND logged_at < :until AND inputs IS NOT NULL "
+        "OFFSET 0"  # keeps the subquery whole, so each row's JSON is parsed once
+    )
+    params: dict[str, Any] = {
+        "model": model_name,
+        "version": version,
+        "roles": SERVED_ROLES,
+        "since": since,
+        "until": until,
+    }
+    values = []
+    for position, column in enumerate(columns):
+        values.append(f"({position}, {_log_bucket(column, position, params)})")
+    query = (
+        f"SELECT u.col, u.bucket, count(*) FROM ({source}) AS l "
+        "CROSS JOIN LATERAL generate_series(0, l.rows - 1) AS r(k) "
+        f"CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS u(col, bucket) "
+        "GROUP BY u.col, u.bucket"
+    )
+    statement = sa.text(query).bindparams(sa.bindparam("roles", expanding=True))
+    return _collect(connection.execute(statement, params), len(columns))
+
+
+def _log_bucket(column: Counted, position: int, params: dict[str, Any]) -> str:
+    """The SQL bucket of one column of row `r.k` of a logged request."""
+    params[f"name{position}"] = column.name
+    if column.probability_class is not None:
+        params[f"class{position}"] = column.probability_class
+        value = f"(l.o -> 'probabilities' -> :class{position} -> r.k)"
+    elif column.output:
+        value = "(l.o -> 'predictions' -> r.k)"
+    else:
+        value = f"(l.i -> :name{position} -> r.k)"
+    if column.kind == "categorical":
+        return f"({value} #>> '{{}}')"
+    params[f"edges{position}"] = list(column.edges or [])
+    number = (
+        f"CASE jsonb_typeof({value}) WHEN 'number' THEN {value}::float8 "
+        f"WHEN 'string' THEN CASE WHEN ({value} #>> '{{}}') ~ :number_pattern "
+        f"THEN ({value} #>> '{{}}')::float8 END END"
+    )
+    params["number_pattern"] = _NUMBER
+    return f"width_bucket({number}, CAST(:edges{position} AS float8[]))::text"
+
+
+def job_counts(
+    connection: Connection,
+    *,
+    job_id: str,
+    table: str,
+    id_column: str,
+    classes: Sequence[str] | None,
+    columns: Sequence[Counted],
+) -> list[dict[str | None, int]]:
+    """Per column, {bucket: rows} over the source rows a batch job has predicted."""
+    require_postgres(connection)
+    check_identifier(table)
+    features = [c.name for c in columns if not c.output]
+    check_columns(connection, table, [id_column, *features])
+    quote = connection.dialect.identifier_preparer.quote
+    params: dict[str, Any] = {"job_id": job_id}
+    values = []
+    for position, column in enumerate(columns):
+        if column.probability_class is not None:
+            index = list(classes or []).index(column.probability_class) + 1
+            value = f"p.probabilities[{index}]"
+        elif column.output:
+            value = "p.prediction"
+        else:
+            value = f"f.{quote(column.name)}"
+        if column.kind == "categorical":
+            bucket = f"CAST({value} AS text)"
+        else:
+            params[f"edges{position}"] = list(column.edges or [])
+            bucket = (
+                f"width_bucket(CAST({value} AS float8), CAST(:edges{position} AS float8[]))::text"
+            )
+        values.append(f"({position}, {bucket})")
+    query = (
+        f"SELECT u.col, u.bucket, count(*) FROM {quote(table)} AS f "
+        f"JOIN {batch_predictions.name} AS p "
+        f"ON p.job_id = :job_id AND p.entity_id = f.{quote(id_column)} "
+        f"CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS u(col, bucket) "
+        "GROUP BY u.col, u.bucket"
+    )
+    return _collect(connection.execute(sa.text(query), params), len(columns))
+
+
+def _collect(result: sa.CursorResult, n_columns: int) -> list[dict[str | None, int]]:
+    counts: list[dict[str | None, int]] = [{} for _ in range(n_columns)]
+    for position, bucket, count in result:
+        counts[position][bucket] = int(count)
+    return counts
+
+
+def require_postgres(connection: Connection) -> None:
+    """Raise MonitoringUnavailableError unless `connection` is to PostgreSQL."""
+    if connection.dialect.name != "postgresql":
+        raise MonitoringUnavailableError(
+            "drift, feedback and performance are computed by PostgreSQL, which the embedded "
+            "SQLite database is not: set DATABASE_URL to a PostgreSQL server"
+        )
+
+
+def counted_columns(profile: Mapping[str, Any]) -> list[Counted]:
+    """What to count for each column of a reference profile, in profiled_columns order."""
+    columns = []
+    for group, name, column in profiled_columns(profile):
+        numeric = column["kind"] == "numeric"
+        columns.append(
+            Counted(
+                name=name,
+                kind=column["kind"],
+                edges=extended_edges(column) if numeric else None,
+                output=group == "output",
+                probability_class=column.get("class"),
+            )
+        )
+    return columns

@@ -1,0 +1,208 @@
+"""Monitoring a version: drift of a window or a batch job, feedback, live performance.
+
+The API routes, the CLI and the drift gauges call these; each takes an open connection (the
+caller owns the transaction) and raises the conditions below for the API to answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from db import drift, feedback, jobs, registry
+from inference.metrics import classification_metrics, regression_metrics
+from inference.profiles import PROFILE_KEY, Thresholds, drift_report, positive_class
+
+
+class NoReferenceProfileError(LookupError):
+    """The version was registered without rows to profile, so there is nothing to compare."""
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"model '{name}' version {version} has no reference profile (it was registered "
+            "without a sample); register it with `skserve models register --sample CSV` or "
+            "upload it with a `sample` field to get one"
+        )
+        self.name, self.version = name, version
+
+
+class EmptyWindowError(LookupError):
+    """Nothing to compute from: no served rows (or no rows with feedback) in the window."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range [since, until)."""
+
+    since: datetime
+    until: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        """ISO 8601 bounds."""
+        return {"since": self.since.isoformat(), "until": self.until.isoformat()}
+
+
+def set_timeout(connection: Connection, seconds: float) -> None:
+    """Bound the statements of this transaction (monitoring reads may scan large windows)."""
+    milliseconds = max(int(seconds * 1000), 1)
+    connection.execute(sa.text(f"SET LOCAL statement_timeout = {milliseconds}"))
+
+
+def reference_profile(record: registry.VersionRecord) -> dict[str, Any]:
+    """The version's reference profile, or NoReferenceProfileError."""
+    profile = record.details.get(PROFILE_KEY)
+    if not profile:
+        raise NoReferenceProfileError(record.name, record.version)
+    return profile
+
+
+def window_drift(
+    connection: Connection,
+    record: registry.VersionRecord,
+    window: Window,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """Drift of the version's served predictions in the window against its profile."""
+    profile = reference_profile(record)
+    drift.require_postgres(connection)
+    counts = drift.window_counts(
+        connection,
+        model_name=record.name,
+        version=record.version,
+        since=window.since,
+        until=window.until,
+        columns=drift.counted_columns(profile),
+    )
+    report = drift_report(profile, counts, thresholds)
+    if report["rows"] == 0:
+        raise EmptyWindowError(
+            f"no predictions of {record.name} v{record.version} were logged in the window; "
+            "widen ?since= / ?until= or pick another ?version=",
+            {"model": record.name, "version": record.version, **window.to_dict()},
+        )
+    return {"model": record.name, "version": record.version, **window.to_dict(), **report}
+
+
+def job_drift(connection: Connection, job_id: str, thresholds: Thresholds) -> dict[str, Any]:
+    """Drift of the rows a batch job has predicted against its version's profile."""
+    drift.require_postgres(connection)
+    with Session(bind=connection) as session:
+        job = jobs.get_job(session, job_id=job_id)
+        record = registry.get_version(session, name=job.model_name, version=job.model_version)
+    profile = reference_profile(record)
+    source = job.source_object()
+    counts = drift.job_counts(
+        connection,
+        job_id=job_id,
+        table=source.table,
+        id_column=source.id_column,
+        classes=[str(c) for c in job.classes] if job.classes else None,
+        columns=drift.counted_columns(profile),
+    )
+    report = drift_report(profile, counts, thresholds)
+    if report["rows"] == 0:
+        raise EmptyWindowError(
+            f"job {job_id} has no predicted rows yet ({job.status})",
+            {"job_id": job_id, "status": job.status},
+        )
+    return {"job_id": job_id, "model": record.name, "version": record.version, **report}
+
+
+def receive_feedback(
+    connection: Connection, *, model_name: str, items: Sequence[Any]
+) -> feedback.Outcome:
+    """Check and store feedback items; each one is accepted, a duplicate or rejected."""
+    drift.require_postgres(connection)
+    with Session(bind=connection) as session:
+        versions = registry.list_versions(session, name=model_name)
+    if not versions:
+        raise registry.ModelNotFoundError(model_name)
+    classes = {
+        v.version: [str(c) for c in v.details["classes"]] if v.details.get("classes") else None
+        for v in versions
+    }
+    outcome = feedback.Outcome()
+    parsed = feedback.parse_items(items, outcome)
+    resolved = feedback.resolve(connection, model_name=model_name, items=parsed, outcome=outcome)
+    checked = feedback.check_truth(resolved, classes, outcome)
+    feedback.store(connection, model_name=model_name, items=checked, outcome=outcome)
+    if outcome.rejected:
+        outcome.rejected.sort(key=lambda rejected: rejected["index"])
+    return outcome
+
+
+def performance(
+    connection: Connection,
+    record: registry.VersionRecord,
+    window: Window,
+    bucket_seconds: int,
+) -> dict[str, Any]:
+    """Live metrics of the version's predictions with feedback, overall and per time bucket."""
+    classes = record.details.get("classes")
+    labels = [str(c) for c in classes] if classes else None
+    spec = record.details.get("spec") or {}
+    positive = str(spec.get("positive_label") or positive_class(labels)) if labels else None
+    rows = feedback.labelled_rows(
+        connection,
+        model_name=record.name,
+        version=record.version,
+        since=window.since,
+        until=window.until,
+        bucket_seconds=bucket_seconds,
+        classes=labels,
+    )
+    if not rows:
+        raise EmptyWindowError(
+            f"no predictions of {record.name} v{record.version} in the window have feedback; "
+            "POST /models/<name>/feedback first, or widen ?since= / ?until=",
+            {"model": record.name, "version": record.version, **window.to_dict()},
+        )
+    by_bucket: dict[datetime, list[feedback.LabelledRow]] = defaultdict(list)
+    for row in rows:
+        by_bucket[row.bucket].append(row)
+    return {
+        "model": record.name,
+        "version": record.version,
+        **window.to_dict(),
+        "bucket_seconds": bucket_seconds,
+        "holdout": _holdout(record.metrics),
+        "live": score(rows, labels, positive),
+        "buckets": [
+            {"start": start.isoformat(), **score(by_bucket[start], labels, positive)}
+            for start in sorted(by_bucket)
+        ],
+    }
+
+
+HOLDOUT_KEYS = ("accuracy", "roc_auc", "log_loss", "f1", "rmse", "mae", "r2", "holdout_rows")
+
+
+def _holdout(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {key: metrics[key] for key in HOLDOUT_KEYS if key in metrics}
+
+
+def score(
+    rows: list[feedback.LabelledRow], labels: list[str] | None, positive: str | None
+) -> dict[str, Any]:
+    """scikit-learn's metrics of labelled rows, with their count."""
+    truth = [row.truth for row in rows]
+    predicted = [row.predicted for row in rows]
+    if labels is None:
+        return {"rows": len(rows), **regression_metrics(truth, predicted)}
+    probabilities = None
+    if rows[0].probabilities is not None:
+        probabilities = np.array([row.probabilities for row in rows], dtype=float)
+    metrics = classification_metrics(truth, predicted, probabilities, labels, positive)
+    return {"rows": len(rows), **metrics}

@@ -1,0 +1,293 @@
+"""Drift, feedback and live performance against real PostgreSQL and the trained Adult model.
+
+Predictions go through the API (so the prediction log holds what it holds in production);
+each test reads only the window its own predictions were logged in.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from inference.profiles import EPSILON
+
+TOKEN = "monitoring-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FEATURES = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+]
+CHUNK = 500
+
+
+@pytest.fixture(scope="module")
+def monitor_app(api_settings):
+    """An app with an admin token that takes 500-row requests; no watcher."""
+    from api.app import create_app
+
+    settings = replace(api_settings, admin_token=TOKEN, max_rows_per_request=2_000)
+    app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
+    yield app
+    app.extensions["skserve"].close()
+
+
+@pytest.fixture
+def monitor(monitor_app):
+    """A test client of that app."""
+    return monitor_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def training_rows(demo_tables) -> pd.DataFrame:
+    """3,000 random labelled Adult rows (drawn like the holdout), in a fixed order."""
+    with demo_tables.connect() as connection:
+        frame = pd.read_sql(sa.text("SELECT * FROM adult_training"), connection)
+    return frame.sample(n=3_000, random_state=7).reset_index(drop=True)
+
+
+def predict_window(app, client, frame: pd.DataFrame, model: str = "adult") -> dict:
+    """POST the rows in chunks, flush the log; the window, request ids and answers."""
+    since = datetime.now(UTC)
+    request_ids, predictions, probabilities = [], [], []
+    for start in range(0, len(frame), CHUNK):
+        chunk = frame.iloc[start : start + CHUNK][FEATURES]
+        request_id = f"mon-{uuid.uuid4().hex[:12]}"
+        response = client.post(
+            f"/models/{model}/predict",
+            json=chunk.to_dict(orient="records"),
+            headers={"X-Request-ID": request_id},
+        )
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        request_ids.append(request_id)
+        predictions += body["predictions"]
+        probabilities += [row[">50K"] for row in body["probabilities"]]
+    app.extensions["skserve"].prediction_log.drain()
+    time.sleep(0.01)
+    until = datetime.now(UTC) + timedelta(milliseconds=1)
+    return {
+        "params": {"since": since.isoformat(), "until": until.isoformat()},
+        "request_ids": request_ids,
+        "predictions": predictions,
+        "probabilities": probabilities,
+    }
+
+
+def numpy_psi(column: dict, values: pd.Series) -> float:
+    """PSI of `values` against a profile column, computed here from the raw values."""
+    if column["kind"] == "numeric":
+        present = values.dropna().to_numpy(dtype=float)
+        bins = np.searchsorted(np.array(column["edges"]), present, side="right")
+        counts = np.bincount(bins, minlength=len(column["edges"]) + 1)
+        actual = np.append(counts, values.isna().sum()) / len(values)
+        reference = np.array(column["counts"]) / sum(column["counts"])
+        expected = np.append(reference * (1 - column["null_share"]), column["null_share"])
+    else:
+        categories = list(column["shares"])
+        known = values.isin(categories)
+        actual = np.array(
+            [(values == c).sum() for c in categories]
+            + [(~known & values.notna()).sum(), values.isna().sum()]
+        ) / len(values)
+        expected = np.array(
+            [column["shares"][c] for c in categories] + [column["other"], column["null_share"]]
+        )
+    actual, expected = np.maximum(actual, EPSILON), np.maximum(expected, EPSILON)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def test_version_shows_its_reference_profile(monitor, adult_model):
+    body = monitor.get(f"/models/adult/versions/{adult_model.version}").get_json()
+    profile = body["reference_profile"]
+    assert profile["rows"] == adult_model.metrics["holdout_rows"]
+    age = profile["features"]["age"]
+    assert len(age["counts"]) == len(age["edges"]) + 1 == 10  # ten quantile bins
+    assert sum(age["counts"]) == profile["rows"]
+    assert set(profile["outputs"]) == {"prediction", "probability"}
+    assert len(str(profile)) < 8_000
+
+
+def test_holdout_like_window_is_stable_everywhere(monitor_app, monitor, training_rows):
+    window = predict_window(monitor_app, monitor, training_rows.iloc[:2_000])
+    response = monitor.get("/models/adult/drift", query_string=window["params"])
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert report["rows"] == 2_000
+    verdicts = {name: f["verdict"] for name, f in report["features"].items()}
+    assert verdicts == dict.fromkeys(FEATURES, "stable")
+    assert {o["verdict"] for o in report["outputs"].values()} == {"stable"}
+
+
+def test_older_people_from_an_unseen_country_are_shifted(
+    monitor_app, monitor, training_rows, adult_model
+):
+    drifted = training_rows.iloc[:2_000].copy()
+    drifted["age"] += 20
+    drifted["native_country"] = "Atlantis"
+    window = predict_window(monitor_app, monitor, drifted)
+    report = monitor.get("/models/adult/drift", query_string=window["params"]).get_json()
+    verdicts = {name: f["verdict"] for name, f in report["features"].items()}
+    assert verdicts == {
+        **dict.fromkeys(FEATURES, "stable"),
+        "age": "shifted",
+        "native_country": "shifted",
+    }
+    assert report["features"]["native_country"]["unseen_share"] == 1.0
+    assert report["features"]["age"]["out_of_range_share"] > 0
+    profile = monitor.get(f"/models/adult/versions/{adult_model.version}").get_json()
+    for name, column in profile["reference_profile"]["features"].items():
+        expected = numpy_psi(column, drifted[name])
+        assert report["features"][name]["psi"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_feedback_gives_live_accuracy_once(monitor_app, monitor, training_rows, adult_model):
+    rows = training_rows.iloc[2_000:3_000]
+    window = predict_window(monitor_app, monitor, rows)
+    labels = rows["income"].tolist()
+    items = [
+        {"request_id": window["request_ids"][i // CHUNK], "row": i % CHUNK, "label": label}
+        for i, label in enumerate(labels)
+    ]
+    first = monitor.post("/models/adult/feedback", json=items, headers=AUTH)
+    assert first.get_json() == {"accepted": 1_000, "duplicates": 0, "rejected": []}
+    query = {**window["params"], "bucket": "1d"}
+    report = monitor.get("/models/adult/performance", query_string=query).get_json()
+    assert report["live"]["rows"] == 1_000
+    assert report["live"]["accuracy"] == pytest.approx(
+        accuracy_score(labels, window["predictions"]), abs=1e-12
+    )
+    truth = np.array(labels) == ">50K"
+    assert report["live"]["roc_auc"] == pytest.approx(
+        roc_auc_score(truth, window["probabilities"]), abs=1e-12
+    )
+    assert report["holdout"]["accuracy"] == adult_model.metrics["accuracy"]
+    assert sum(bucket["rows"] for bucket in report["buckets"]) == 1_000
+
+    again = monitor.post("/models/adult/feedback", json=items, headers=AUTH)
+    assert again.get_json() == {"accepted": 0, "duplicates": 1_000, "rejected": []}
+    assert monitor.get("/models/adult/performance", query_string=query).get_json() == report
+
+
+def test_feedback_by_entity_id_and_a_partly_rejected_post(monitor_app, monitor):
+    response = monitor.get("/models/adult/entities/3/prediction", headers={"X-Request-ID": "m-e3"})
+    assert response.status_code == 200
+    monitor_app.extensions["skserve"].prediction_log.drain()
+    items = [{"id": 3, "label": "<=50K"}, {"request_id": "never-seen", "row": 0, "label": ">50K"}]
+    body = monitor.post("/models/adult/feedback", json=items, headers=AUTH).get_json()
+    assert body["accepted"] + body["duplicates"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert "unknown request id" in body["rejected"][0]["error"]
+
+
+LOGGED_ID = "mon-fixed-request"
+YEAR_2000 = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}
+MALFORMED = [
+    ("get", "/models/adult/drift?since=yesterday", None, 400, "INVALID_WINDOW"),
+    ("get", "/models/adult/drift?until=2026-13-01T00:00:00", None, 400, "INVALID_WINDOW"),
+    (
+        "get",
+        "/models/adult/drift?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z",
+        None,
+        400,
+        "INVALID_WINDOW",
+    ),
+    ("get", "/models/adult/drift?since=2026-12-01&since=2026-12-02", None, 400, "INVALID_WINDOW"),
+    ("get", "/models/adult/drift?window=1h", None, 400, "INVALID_WINDOW"),
+    ("get", "/models/adult/drift?version=two", None, 400, "INVALID_VERSION"),
+    ("get", "/models/adult/drift?version=999", None, 404, "VERSION_NOT_FOUND"),
+    ("get", "/models/no-such-model/drift", None, 404, "MODEL_NOT_FOUND"),
+    ("get", "/models/adult/drift", YEAR_2000, 422, "EMPTY_WINDOW"),
+    ("get", "/models/adult/performance?bucket=7x", None, 400, "INVALID_WINDOW"),
+    ("get", "/models/adult/performance?bucket=1s&since=2000-01-01", None, 400, "INVALID_WINDOW"),
+    ("get", "/models/adult/performance", YEAR_2000, 422, "EMPTY_WINDOW"),
+    ("get", "/models/adult/performance?version=0", None, 400, "INVALID_VERSION"),
+    ("get", "/jobs/00000000-0000-0000-0000-000000000000/drift", None, 404, "JOB_NOT_FOUND"),
+    ("get", "/jobs/not-a-job/drift", None, 400, "INVALID_PARAMETER"),
+    ("post-noauth", "/models/adult/feedback", [], 401, "UNAUTHORIZED"),
+    ("post-badauth", "/models/adult/feedback", [], 403, "FORBIDDEN"),
+    ("post", "/models/adult/feedback", {"label": ">50K"}, 400, "INVALID_BODY"),
+    ("post", "/models/adult/feedback", [], 400, "INVALID_BODY"),
+    ("post-raw", "/models/adult/feedback", b"[{", 400, "INVALID_JSON"),
+    ("post", "/models/no-such-model/feedback", [{"id": 1, "label": "x"}], 404, "MODEL_NOT_FOUND"),
+    (
+        "post",
+        "/models/adult/feedback",
+        [{"request_id": "nobody-sent-this", "row": 0, "label": ">50K"}],
+        422,
+        "INVALID_FEEDBACK",
+    ),
+    (
+        "post",
+        "/models/adult/feedback",
+        [{"request_id": LOGGED_ID, "row": 0, "label": "rich"}],
+        422,
+        "INVALID_FEEDBACK",
+    ),
+    (
+        "post",
+        "/models/adult/feedback",
+        [{"request_id": LOGGED_ID, "row": 5, "label": ">50K"}],
+        422,
+        "INVALID_FEEDBACK",
+    ),
+    (
+        "post",
+        "/models/adult/feedback",
+        [1, "x", {"request_id": LOGGED_ID}, {"id": "seven", "label": ">50K"}],
+        422,
+        "INVALID_FEEDBACK",
+    ),
+    (
+        "post",
+        "/models/adult/feedback",
+        [{"request_id": LOGGED_ID, "row": 0, "id": 3, "label": ">50K"}],
+        422,
+        "INVALID_FEEDBACK",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def logged_request(monitor_app, feature_rows):
+    """One logged single-row prediction with a known request id."""
+    row = feature_rows.iloc[0][FEATURES].to_dict()
+    client = monitor_app.test_client()
+    response = client.post("/models/adult/predict", json=row, headers={"X-Request-ID": LOGGED_ID})
+    assert response.status_code == 200
+    monitor_app.extensions["skserve"].prediction_log.drain()
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status", "code"), MALFORMED)
+def test_malformed_monitoring_requests(monitor, logged_request, method, url, body, status, code):
+    if method == "get":
+        response = monitor.get(url, query_string=body)
+    elif method == "post-raw":
+        response = monitor.post(url, data=body, headers=AUTH, content_type="application/json")
+    else:
+        headers = {"post": AUTH, "post-noauth": {}, "post-badauth": {"Authorization": "Bearer x"}}
+        response = monitor.post(url, json=body, headers=headers[method])
+    assert response.status_code == status, response.get_json()
+    error = response.get_json()
+    assert error["error_code"] == code
+    assert error["message"]
+    assert isinstance(error["details"], dict)
