@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from api.drift_gauges import DriftGauges
 from api.error_handlers import register_error_handlers
 from api.metrics import init_metrics
 from api.protocols import mlflow, v2
@@ -21,6 +22,7 @@ from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
+from inference.profiles import Thresholds
 from settings import Settings, load_settings
 from settings.redis_client import make_redis
 from worker.context import JobContext
@@ -37,7 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     "START_WATCHER" (follow promotions in a background thread; default True) and
     "PRELOAD_MODELS" (load the production models before serving; default True) and
     "JOB_RETRY_INTERVALS" (seconds between a failed batch chunk's retries; default
-    worker.dispatch.RETRY_INTERVALS), plus any Flask setting.
+    worker.dispatch.RETRY_INTERVALS) and "START_DRIFT_GAUGES" (refresh the drift gauges in a
+    background thread; default True, on PostgreSQL with DRIFT_GAUGE_SECONDS > 0), plus any
+    Flask setting.
     """
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or load_settings()
@@ -47,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         START_WATCHER=True,
         PRELOAD_MODELS=True,
         JOB_RETRY_INTERVALS=RETRY_INTERVALS,
+        START_DRIFT_GAUGES=True,
     )
     app.config.update(config)
     app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
@@ -110,7 +115,29 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
             max_bytes=settings.prediction_log_buffer_bytes,
         ),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
+        drift_gauges=start_drift_gauges(settings, engine, sessions, config),
     )
+
+
+def start_drift_gauges(
+    settings: Settings, engine: Engine, sessions: Any, config: Mapping[str, Any]
+) -> DriftGauges | None:
+    """The drift gauges' refresher, started, unless turned off or on SQLite."""
+    if not config["START_DRIFT_GAUGES"] or not settings.drift_gauge_seconds:
+        return None
+    if settings.embedded_database:
+        return None
+    gauges = DriftGauges(
+        engine,
+        sessions,
+        interval=settings.drift_gauge_seconds,
+        window_seconds=settings.drift_gauge_window_seconds,
+        thresholds=Thresholds(settings.drift_moderate_psi, settings.drift_shifted_psi),
+        statement_timeout=settings.monitoring_statement_timeout,
+        max_requests=settings.drift_max_requests,
+    )
+    gauges.start()
+    return gauges
 
 
 def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:

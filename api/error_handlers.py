@@ -108,6 +108,7 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
         409, "NO_REFERENCE_PROFILE", details=lambda e: {"model": e.name, "version": e.version}
     ),
     monitoring.EmptyWindowError: CoreError(422, "EMPTY_WINDOW", details=lambda e: e.details),
+    monitoring.InvalidWindowError: CoreError(400, "INVALID_WINDOW", details=lambda e: e.details),
     QueueUnavailableError: CoreError(
         503,
         "SERVICE_UNAVAILABLE",

@@ -122,12 +122,6 @@ class JobNotFinishedError(APIError):
     status, error_code = 409, "JOB_NOT_FINISHED"
 
 
-class InvalidWindowError(APIError):
-    """A monitoring window that cannot be read: a bad timestamp or bucket, since after until."""
-
-    status, error_code = 400, "INVALID_WINDOW"
-
-
 class InvalidFeedbackError(APIError):
     """Every feedback item was rejected; `details` says why, item by item."""
 

@@ -67,6 +67,7 @@ class Services:
     prediction_log: PredictionLogger | None = None
     deadline: Deadline | None = None  # bounds the /ready database check
     dispatcher: JobDispatcher | None = None
+    drift_gauges: Any = None  # api.drift_gauges.DriftGauges when DRIFT_GAUGE_SECONDS > 0
     _only_model: str | None = field(default=None, repr=False)
 
     def close(self, wait: bool = True) -> None:
@@ -75,6 +76,8 @@ class Services:
             self.dispatcher.shutdown(wait=wait)
         if self.watcher is not None:
             self.watcher.stop()
+        if self.drift_gauges is not None:
+            self.drift_gauges.stop()
         if self.prediction_log is not None:
             self.prediction_log.stop()
         if self.deadline is not None:

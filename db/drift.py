@@ -1,15 +1,16 @@
 """Bucket counts of a window of logged predictions (or a batch job's rows), counted in SQL.
 
 Drift compares these counts with a version's reference profile (inference/profiles.py). The
-database does the work in one scan: each logged request's JSON is parsed once (`::jsonb`),
-each of its rows is unpivoted into one (column, bucket) pair per profiled column — the
-`width_bucket` of a number over the profile's extended edges, or a category's text — and one
-GROUP BY counts them. Only counts per bucket leave PostgreSQL. Names and edges are bound
-parameters; the SQL text is built from this module's templates and the column positions only.
+database does the work in one scan: each logged request's JSON is parsed once (`::jsonb`), each
+of its rows gets one bucket per profiled column — the `width_bucket` of a number over the
+profile's extended edges, or a category's text — and GROUP BY GROUPING SETS counts every
+column's buckets in that same pass. Only counts per bucket leave PostgreSQL. Names and edges
+are bound parameters; the SQL text is built from this module's templates and positions only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,15 @@ class Counted:
     probability_class: str | None = None
 
 
+@dataclass(frozen=True)
+class WindowCounts:
+    """Bucket counts of a window, and how much of the window they rest on."""
+
+    counts: list[dict[str | None, int]]
+    logged_requests: int  # log rows (requests) in the window
+    sample_step: int  # 1: every request counted; n: about one request in n
+
+
 def window_counts(
     connection: Connection,
     *,
@@ -50,33 +60,56 @@ def window_counts(
     since: datetime,
     until: datetime,
     columns: Sequence[Counted],
-) -> list[dict[str | None, int]]:
-    """Per column, {bucket: rows} over the version's served predictions in [since, until)."""
+    max_requests: int = 0,
+) -> WindowCounts:
+    """Per column, {bucket: rows} over the version's served predictions in [since, until).
+
+    A window of more than `max_requests` logged requests (0: no limit) is sampled: a request
+    is counted when its id hashes to 0 modulo `step`, so about `max_requests` of them are,
+    spread evenly over the window, the same ones on every call.
+    """
     require_postgres(connection)
-    source = (
-        f"SELECT inputs::jsonb AS i, outputs::jsonb AS o, rows FROM {prediction_log.name} "
-        "WHERE model_name = :model AND model_version = :version AND role IN :roles "
-        "AND logged_at >= :since AND logged_at < :until AND inputs IS NOT NULL "
-        "OFFSET 0"  # keeps the subquery whole, so each row's JSON is parsed once
+    where = (
+        "model_name = :model AND model_version = :version AND role = ANY(:roles) "
+        "AND logged_at >= :since AND logged_at < :until AND inputs IS NOT NULL"
     )
     params: dict[str, Any] = {
         "model": model_name,
         "version": version,
-        "roles": SERVED_ROLES,
+        "roles": list(SERVED_ROLES),
         "since": since,
         "until": until,
     }
-    values = []
-    for position, column in enumerate(columns):
-        values.append(f"({position}, {_log_bucket(column, position, params)})")
-    query = (
-        f"SELECT u.col, u.bucket, count(*) FROM ({source}) AS l "
-        "CROSS JOIN LATERAL generate_series(0, l.rows - 1) AS r(k) "
-        f"CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS u(col, bucket) "
-        "GROUP BY u.col, u.bucket"
+    logged = connection.scalar(
+        sa.text(f"SELECT count(*) FROM {prediction_log.name} WHERE {where}"),
+        params,
     )
-    statement = sa.text(query).bindparams(sa.bindparam("roles", expanding=True))
-    return _collect(connection.execute(statement, params), len(columns))
+    step = 1 if not max_requests or logged <= max_requests else math.ceil(logged / max_requests)
+    if step > 1:
+        where += " AND (hashint8(id) & 2147483647) % :step = 0"
+        params["step"] = step
+    source = (
+        f"(SELECT inputs::jsonb AS i, outputs::jsonb AS o, rows FROM {prediction_log.name} "
+        f"WHERE {where} OFFSET 0) AS l "  # OFFSET keeps it whole: each JSON is parsed once
+        "CROSS JOIN LATERAL generate_series(0, l.rows - 1) AS r(k)"
+    )
+    buckets = [_log_bucket(column, n, params) for n, column in enumerate(columns)]
+    statement = sa.text(_count_query(source, buckets))
+    counts = _collect(connection.execute(statement, params), len(columns))
+    return WindowCounts(counts, int(logged), step)
+
+
+def _count_query(source: str, buckets: Sequence[str]) -> str:
+    """One scan of `source`, grouped by each bucket expression on its own (grouping sets)."""
+    positions = range(len(buckets))
+    selected = ", ".join(f"{bucket} AS b{n}" for n, bucket in zip(positions, buckets, strict=True))
+    names = ", ".join(f"b{n}" for n in positions)
+    flags = ", ".join(f"GROUPING(b{n})" for n in positions)
+    sets = ", ".join(f"(b{n})" for n in positions)
+    return (
+        f"SELECT {names}, {flags}, count(*) FROM (SELECT {selected} FROM {source}) AS x "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
 
 
 def _log_bucket(column: Counted, position: int, params: dict[str, Any]) -> str:
@@ -117,7 +150,7 @@ def job_counts(
     check_columns(connection, table, [id_column, *features])
     quote = connection.dialect.identifier_preparer.quote
     params: dict[str, Any] = {"job_id": job_id}
-    values = []
+    buckets = []
     for position, column in enumerate(columns):
         if column.probability_class is not None:
             index = list(classes or []).index(column.probability_class) + 1
@@ -127,27 +160,26 @@ def job_counts(
         else:
             value = f"f.{quote(column.name)}"
         if column.kind == "categorical":
-            bucket = f"CAST({value} AS text)"
-        else:
-            params[f"edges{position}"] = list(column.edges or [])
-            bucket = (
-                f"width_bucket(CAST({value} AS float8), CAST(:edges{position} AS float8[]))::text"
-            )
-        values.append(f"({position}, {bucket})")
-    query = (
-        f"SELECT u.col, u.bucket, count(*) FROM {quote(table)} AS f "
-        f"JOIN {batch_predictions.name} AS p "
-        f"ON p.job_id = :job_id AND p.entity_id = f.{quote(id_column)} "
-        f"CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS u(col, bucket) "
-        "GROUP BY u.col, u.bucket"
+            buckets.append(f"CAST({value} AS text)")
+            continue
+        params[f"edges{position}"] = list(column.edges or [])
+        buckets.append(
+            f"width_bucket(CAST({value} AS float8), CAST(:edges{position} AS float8[]))::text"
+        )
+    source = (
+        f"{quote(table)} AS f JOIN {batch_predictions.name} AS p "
+        f"ON p.job_id = :job_id AND p.entity_id = f.{quote(id_column)}"
     )
-    return _collect(connection.execute(sa.text(query), params), len(columns))
+    query = sa.text(_count_query(source, buckets))
+    return _collect(connection.execute(query, params), len(columns))
 
 
 def _collect(result: sa.CursorResult, n_columns: int) -> list[dict[str | None, int]]:
+    """{bucket: rows} per column from _count_query's rows (GROUPING() is 0 for the set's own)."""
     counts: list[dict[str | None, int]] = [{} for _ in range(n_columns)]
-    for position, bucket, count in result:
-        counts[position][bucket] = int(count)
+    for row in result:
+        position = list(row[n_columns : 2 * n_columns]).index(0)
+        counts[position][row[position]] = int(row[-1])
     return counts
 
 

@@ -189,17 +189,17 @@ def _latest_by_entity(
         "WITH ORDINALITY AS v(value, idx) "
         "JOIN unnest(CAST(:positions AS int[]), CAST(:ids AS text[]), "
         "CAST(:times AS timestamptz[])) AS e(pos, id, t) ON e.id = v.value AND l.logged_at <= e.t "
-        "WHERE l.model_name = :model AND l.role IN :roles AND l.request_id IS NOT NULL "
+        "WHERE l.model_name = :model AND l.role = ANY(:roles) AND l.request_id IS NOT NULL "
         "AND l.logged_at <= :latest "
         "ORDER BY e.pos, l.logged_at DESC"
-    ).bindparams(sa.bindparam("roles", expanding=True))
+    )
     times = [item.observed_at or now for item in items]
     params = {
         "positions": [item.index for item in items],
         "ids": [str(item.entity_id) for item in items],
         "times": times,
         "model": model_name,
-        "roles": SERVED_ROLES,
+        "roles": list(SERVED_ROLES),
         "latest": max(times),
     }
     return {
@@ -277,7 +277,7 @@ def labelled_rows(
     params: dict[str, Any] = {
         "model": model_name,
         "version": version,
-        "roles": SERVED_ROLES,
+        "roles": list(SERVED_ROLES),
         "since": since,
         "until": until,
         "seconds": bucket_seconds,
@@ -295,10 +295,10 @@ def labelled_rows(
         f"{truth}, l.outputs -> 'predictions' ->> f.row_index{probability_columns} "
         f"FROM {prediction_feedback.name} AS f JOIN {prediction_log.name} AS l "
         "ON l.model_name = f.model_name AND l.request_id = f.request_id "
-        "WHERE f.model_name = :model AND l.model_version = :version AND l.role IN :roles "
+        "WHERE f.model_name = :model AND l.model_version = :version AND l.role = ANY(:roles) "
         "AND l.logged_at >= :since AND l.logged_at < :until AND f.row_index < l.rows "
         "ORDER BY f.request_id, f.row_index, f.received_at DESC"
-    ).bindparams(sa.bindparam("roles", expanding=True))
+    )
     rows = []
     for bucket, truth_value, predicted, *probabilities in connection.execute(query, params):
         if classes is None:

@@ -6,10 +6,11 @@ caller owns the transaction) and raises the conditions below for the API to answ
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,14 @@ class EmptyWindowError(LookupError):
         self.details = details
 
 
+class InvalidWindowError(ValueError):
+    """A window or bucket that cannot be read: a bad timestamp, since not before until."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
 @dataclass(frozen=True)
 class Window:
     """A half-open time range [since, until)."""
@@ -52,6 +61,57 @@ class Window:
     def to_dict(self) -> dict[str, str]:
         """ISO 8601 bounds."""
         return {"since": self.since.isoformat(), "until": self.until.isoformat()}
+
+
+DEFAULT_WINDOW = timedelta(hours=24)
+BUCKET = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_BUCKETS = 10_000
+
+
+def parse_window(since: str | None, until: str | None) -> Window:
+    """[since, until) from ISO 8601 text; until defaults to now, since to 24 hours before."""
+    end = parse_time(until, "until") or datetime.now(UTC)
+    start = parse_time(since, "since")
+    if start is None:
+        start = end - DEFAULT_WINDOW if end.year > 1 else end
+    if start >= end:
+        raise InvalidWindowError(
+            f"since ({start.isoformat()}) must be before until ({end.isoformat()})",
+            {"since": start.isoformat(), "until": end.isoformat()},
+        )
+    return Window(start, end)
+
+
+def parse_time(raw: str | None, name: str) -> datetime | None:
+    """An ISO 8601 timestamp (UTC when it names no zone), None when absent."""
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidWindowError(
+            f"{name} must be an ISO 8601 timestamp such as 2026-12-01T10:00:00Z, got {raw!r:.80}",
+            {name: raw},
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_bucket(raw: str, window: Window) -> int:
+    """`30m`, `1h`, `1d` ... as seconds, at most MAX_BUCKETS of them in the window."""
+    match = BUCKET.fullmatch(raw.strip())
+    if match is None:
+        raise InvalidWindowError(
+            f"bucket must be a count and a unit (s, m, h, d) such as 1h or 15m, got {raw!r:.80}",
+            {"bucket": raw},
+        )
+    seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    if (window.until - window.since).total_seconds() / seconds > MAX_BUCKETS:
+        raise InvalidWindowError(
+            f"the window holds more than {MAX_BUCKETS} buckets of {raw}; use a wider bucket",
+            {"bucket": raw},
+        )
+    return seconds
 
 
 def set_timeout(connection: Connection, seconds: float) -> None:
@@ -73,26 +133,41 @@ def window_drift(
     record: registry.VersionRecord,
     window: Window,
     thresholds: Thresholds,
+    max_requests: int = 0,
 ) -> dict[str, Any]:
-    """Drift of the version's served predictions in the window against its profile."""
+    """Drift of the version's served predictions in the window against its profile.
+
+    Windows of more than `max_requests` logged requests are sampled (drift.window_counts).
+    """
     profile = reference_profile(record)
     drift.require_postgres(connection)
-    counts = drift.window_counts(
+    counted = drift.window_counts(
         connection,
         model_name=record.name,
         version=record.version,
         since=window.since,
         until=window.until,
         columns=drift.counted_columns(profile),
+        max_requests=max_requests,
     )
-    report = drift_report(profile, counts, thresholds)
+    report = drift_report(profile, counted.counts, thresholds)
     if report["rows"] == 0:
         raise EmptyWindowError(
             f"no predictions of {record.name} v{record.version} were logged in the window; "
             "widen ?since= / ?until= or pick another ?version=",
             {"model": record.name, "version": record.version, **window.to_dict()},
         )
-    return {"model": record.name, "version": record.version, **window.to_dict(), **report}
+    sampling = {
+        "logged_requests": counted.logged_requests,
+        "sampled_one_in": counted.sample_step,
+    }
+    return {
+        "model": record.name,
+        "version": record.version,
+        **window.to_dict(),
+        **report,
+        **sampling,
+    }
 
 
 def job_drift(connection: Connection, job_id: str, thresholds: Thresholds) -> dict[str, Any]:

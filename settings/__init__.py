@@ -42,7 +42,8 @@ class Settings:
     db_pool_timeout: float = 2.0
     drift_moderate_psi: float = 0.1  # PSI from which a column's drift is "moderate"
     drift_shifted_psi: float = 0.25  # PSI from which it is "shifted"
-    drift_gauge_seconds: float = 60.0  # how often the drift gauges are refreshed; 0: never
+    drift_max_requests: int = 20_000  # logged requests a drift window counts before sampling
+    drift_gauge_seconds: float = 300.0  # how often the drift gauges are refreshed; 0: never
     drift_gauge_window_seconds: float = 3600.0  # the window the gauges describe
     monitoring_statement_timeout: float = 30.0  # drift and performance queries
 
@@ -145,7 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _drift_settings(env: Mapping[str, str]) -> dict[str, float]:
+def _drift_settings(env: Mapping[str, str]) -> dict[str, float | int]:
     moderate = _float(env, "DRIFT_MODERATE_PSI", 0.1, 0.0, 100.0)
     shifted = _float(env, "DRIFT_SHIFTED_PSI", 0.25, 0.0, 100.0)
     if shifted < moderate:
@@ -155,7 +156,8 @@ def _drift_settings(env: Mapping[str, str]) -> dict[str, float]:
     return {
         "drift_moderate_psi": moderate,
         "drift_shifted_psi": shifted,
-        "drift_gauge_seconds": _float(env, "DRIFT_GAUGE_SECONDS", 60.0, 0.0, 86400.0),
+        "drift_max_requests": _int(env, "DRIFT_MAX_REQUESTS", 20_000, minimum=0),
+        "drift_gauge_seconds": _float(env, "DRIFT_GAUGE_SECONDS", 300.0, 0.0, 86400.0),
         "drift_gauge_window_seconds": _float(
             env, "DRIFT_GAUGE_WINDOW_SECONDS", 3600.0, 60.0, 90 * 86400.0
         ),

@@ -7,9 +7,7 @@ performance need PostgreSQL (501 NOT_IMPLEMENTED on the embedded SQLite database
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, request
@@ -24,11 +22,6 @@ from inference.profiles import Thresholds
 
 bp = Blueprint("monitoring", __name__)
 
-DEFAULT_WINDOW = timedelta(hours=24)
-BUCKET = re.compile(r"([1-9][0-9]{0,5})([smhd])")
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_BUCKETS = 10_000
-
 
 @bp.get("/models/<name>/drift")
 def model_drift(name: str) -> dict[str, Any]:
@@ -39,7 +32,9 @@ def model_drift(name: str) -> dict[str, Any]:
     window = _window()
     with svc.engine.connect() as connection, connection.begin():
         monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
-        report = monitoring.window_drift(connection, record, window, thresholds(svc))
+        report = monitoring.window_drift(
+            connection, record, window, thresholds(svc), svc.settings.drift_max_requests
+        )
     return json_safe(report)
 
 
@@ -90,12 +85,7 @@ def model_performance(name: str) -> dict[str, Any]:
     svc = services()
     record = _record(svc, name)
     window = _window()
-    seconds = bucket_seconds(request.args.get("bucket", "1h"))
-    if (window.until - window.since).total_seconds() / seconds > MAX_BUCKETS:
-        raise errors.InvalidWindowError(
-            f"the window holds more than {MAX_BUCKETS} buckets of {seconds} s; widen ?bucket=",
-            {"bucket": request.args.get("bucket")},
-        )
+    seconds = monitoring.parse_bucket(request.args.get("bucket", "1h"), window)
     with svc.engine.connect() as connection, connection.begin():
         monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
         report = monitoring.performance(connection, record, window, seconds)
@@ -118,50 +108,16 @@ def _check_args(allowed: Iterable[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:
         shown = ", ".join(sorted(allowed)) or "none"
-        raise errors.InvalidWindowError(
+        raise errors.InvalidBodyError(
             f"unknown query argument(s) {', '.join(unknown)[:200]}; this endpoint takes {shown}",
             {"unknown": unknown},
         )
     repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
     if repeated:
-        raise errors.InvalidWindowError(
+        raise errors.InvalidBodyError(
             f"{', '.join(repeated)} given more than once", {"repeated": repeated}
         )
 
 
 def _window() -> monitoring.Window:
-    until = parse_time(request.args.get("until"), "until") or datetime.now(UTC)
-    since = parse_time(request.args.get("since"), "since")
-    if since is None:
-        since = until - DEFAULT_WINDOW if until.year > 1 else until
-    if since >= until:
-        raise errors.InvalidWindowError(
-            f"since ({since.isoformat()}) must be before until ({until.isoformat()})",
-            {"since": since.isoformat(), "until": until.isoformat()},
-        )
-    return monitoring.Window(since, until)
-
-
-def parse_time(raw: str | None, name: str) -> datetime | None:
-    """An ISO 8601 timestamp (UTC when it names no zone); 400 INVALID_WINDOW otherwise."""
-    if raw is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise errors.InvalidWindowError(
-            f"{name} must be an ISO 8601 timestamp such as 2026-12-01T10:00:00Z, got {raw!r:.80}",
-            {name: raw},
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def bucket_seconds(raw: str) -> int:
-    """`30m`, `1h`, `1d` ... as seconds; 400 INVALID_WINDOW otherwise."""
-    match = BUCKET.fullmatch(raw.strip())
-    if match is None:
-        raise errors.InvalidWindowError(
-            f"bucket must be a count and a unit (s, m, h, d) such as 1h or 15m, got {raw!r:.80}",
-            {"bucket": raw},
-        )
-    return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return monitoring.parse_window(request.args.get("since"), request.args.get("until"))

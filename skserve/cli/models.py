@@ -8,11 +8,16 @@ from pathlib import Path
 import click
 
 from skserve.cli.environment import cli_settings, session_scope
+from skserve.cli.monitoring import drift, performance
 
 
 @click.group()
 def models() -> None:
     """Inspect and manage registered model versions."""
+
+
+models.add_command(drift)
+models.add_command(performance)
 
 
 def _registry_errors():
