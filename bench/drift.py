@@ -10,8 +10,9 @@ format the API writes (db/prediction_log.py): feature rows of adult_features wit
 real predictions and probabilities, one second apart, ending now. Each run then times the
 endpoint through the app (Flask's test client, in this process: the request, the SQL and the
 JSON answer, no socket), on the whole window, with the default DRIFT_MAX_REQUESTS (a larger
-window is sampled evenly); the median is printed. `--exact` adds one run counting every row. The baseline in the same
-run is `SELECT count(*)` over the same window, the least any full scan of it costs.
+window is sampled evenly); the median is printed. `--exact` adds one run counting every row.
+The baseline in the same run is `SELECT count(*)` over the same window, the least any full
+scan of it costs.
 """
 
 from __future__ import annotations
