@@ -96,7 +96,7 @@ class DriftGauges:
         labels = (record.name, str(record.version))
         try:
             with self._engine.connect() as connection, connection.begin():
-                monitoring.set_timeout(connection, self._timeout)
+                monitoring.prepare_transaction(connection, self._timeout)
                 report = monitoring.window_drift(
                     connection, record, window, self._thresholds, self._max_requests
                 )

@@ -114,10 +114,13 @@ def parse_bucket(raw: str, window: Window) -> int:
     return seconds
 
 
-def set_timeout(connection: Connection, seconds: float) -> None:
-    """Bound the statements of this transaction (monitoring reads may scan large windows)."""
+def prepare_transaction(connection: Connection, seconds: float) -> None:
+    """Bound this transaction's statements (they may scan large windows), and turn JIT off:
+    the drift query's many expressions cost PostgreSQL's JIT about 3 s to compile in every
+    parallel worker, more than the whole scan of a sampled window takes."""
     milliseconds = max(int(seconds * 1000), 1)
     connection.execute(sa.text(f"SET LOCAL statement_timeout = {milliseconds}"))
+    connection.execute(sa.text("SET LOCAL jit = off"))
 
 
 def reference_profile(record: registry.VersionRecord) -> dict[str, Any]:

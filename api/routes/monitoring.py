@@ -31,7 +31,7 @@ def model_drift(name: str) -> dict[str, Any]:
     record = _record(svc, name)
     window = _window()
     with svc.engine.connect() as connection, connection.begin():
-        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        monitoring.prepare_transaction(connection, svc.settings.monitoring_statement_timeout)
         report = monitoring.window_drift(
             connection, record, window, thresholds(svc), svc.settings.drift_max_requests
         )
@@ -44,7 +44,7 @@ def job_drift(job_id: str) -> dict[str, Any]:
     _check_args(set())
     svc = services()
     with svc.engine.connect() as connection, connection.begin():
-        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        monitoring.prepare_transaction(connection, svc.settings.monitoring_statement_timeout)
         report = monitoring.job_drift(connection, job_id, thresholds(svc))
     return json_safe(report)
 
@@ -87,7 +87,7 @@ def model_performance(name: str) -> dict[str, Any]:
     window = _window()
     seconds = monitoring.parse_bucket(request.args.get("bucket", "1h"), window)
     with svc.engine.connect() as connection, connection.begin():
-        monitoring.set_timeout(connection, svc.settings.monitoring_statement_timeout)
+        monitoring.prepare_transaction(connection, svc.settings.monitoring_statement_timeout)
         report = monitoring.performance(connection, record, window, seconds)
     return json_safe(report)
 

@@ -32,13 +32,13 @@ def window_options(command: Any) -> Any:
 def monitoring_connection(settings: Any) -> Iterator[Any]:
     """A connection in one transaction, its statements bounded like the API's."""
     from db.engine import make_engine
-    from db.monitoring import set_timeout
+    from db.monitoring import prepare_transaction
 
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection, connection.begin():
             if connection.dialect.name == "postgresql":
-                set_timeout(connection, settings.monitoring_statement_timeout)
+                prepare_transaction(connection, settings.monitoring_statement_timeout)
             yield connection
     finally:
         engine.dispose()

@@ -16,8 +16,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sklearn.metrics import accuracy_score, roc_auc_score
+from sqlalchemy.orm import Session
 
-from inference.profiles import EPSILON
+from api.drift_gauges import DriftGauges
+from db import registry
+from db.tables import model_versions
+from inference.profiles import EPSILON, Thresholds
+from tests.worker.helpers import wait_until_ended
 
 TOKEN = "monitoring-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -197,6 +202,64 @@ def test_feedback_by_entity_id_and_a_partly_rejected_post(monitor_app, monitor):
     assert body["accepted"] + body["duplicates"] == 1
     assert [r["index"] for r in body["rejected"]] == [1]
     assert "unknown request id" in body["rejected"][0]["error"]
+
+
+def test_batch_job_drift_reads_its_source_rows(monitor_app, monitor):
+    response = monitor.post(
+        "/jobs",
+        json={"model": "adult", "source": {"table": "adult_features", "id_range": [1, 2000]}},
+    )
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["id"]
+    job = wait_until_ended(monitor_app.extensions["skserve"].engine, job_id)
+    assert job.status == "finished"
+    report = monitor.get(f"/jobs/{job_id}/drift").get_json()
+    assert report["rows"] == 2_000
+    assert {f["verdict"] for f in report["features"].values()} == {"stable"}
+    assert set(report["outputs"]) == {"prediction", "probability"}
+
+
+def test_drift_gauges_on_metrics(monitor_app, monitor, training_rows):
+    predict_window(monitor_app, monitor, training_rows.iloc[:500])
+    svc = monitor_app.extensions["skserve"]
+    gauges = DriftGauges(
+        svc.engine,
+        svc.sessions,
+        interval=60,
+        window_seconds=3600,
+        thresholds=Thresholds(),
+        statement_timeout=30,
+    )
+    gauges.refresh()
+    text = monitor.get("/metrics").get_data(as_text=True)
+    assert 'skserve_drift_psi{column="age",model="adult",version="' in text
+    assert 'skserve_drift_verdict{column="output:prediction",model="adult",version="' in text
+
+
+def test_a_version_registered_without_a_sample_has_no_profile(
+    pg_engine, monitor, adult_model, training_rows
+):
+    with Session(pg_engine) as session:
+        artifact = registry.get_artifact(session, name="adult", version=adult_model.version)
+    with Session(pg_engine) as session, session.begin():
+        registry.register_pipeline(session, name="adult-bare", data=artifact)
+        sampled = registry.register_pipeline(
+            session, name="adult-sampled", data=artifact, sample=training_rows.head(500)
+        )
+    try:
+        response = monitor.get("/models/adult-bare/drift?version=1")
+        assert response.status_code == 409
+        assert response.get_json()["error_code"] == "NO_REFERENCE_PROFILE"
+        profile = sampled.details["reference_profile"]
+        assert profile["rows"] == 500
+        assert set(profile["features"]) == set(FEATURES)
+    finally:
+        with pg_engine.begin() as connection:
+            connection.execute(
+                model_versions.delete().where(
+                    model_versions.c.name.in_(["adult-bare", "adult-sampled"])
+                )
+            )
 
 
 LOGGED_ID = "mon-fixed-request"
