@@ -15,6 +15,8 @@ from flask import Blueprint, request
 from api import errors
 from api.auth import admin_required
 from api.codecs import parse_json
+from api.openapi.declare import Served, documented
+from api.openapi.schemas import OK, VERSION_QUERY, query_parameter
 from api.services import Services, parse_version, services
 from db import monitoring, registry
 from inference.json_values import json_safe
@@ -22,8 +24,43 @@ from inference.profiles import Thresholds
 
 bp = Blueprint("monitoring", __name__)
 
+TIME = {"type": "string", "format": "date-time"}
+WINDOW_QUERY = (
+    VERSION_QUERY,
+    query_parameter("since", "Window start, ISO 8601 (default: 24 hours before until)", TIME),
+    query_parameter("until", "Window end, ISO 8601, excluded (default: now)", TIME),
+)
+BUCKET_QUERY = query_parameter(
+    "bucket", "Bucket width: a count and s, m, h or d (default 1h)", {"type": "string"}
+)
+
+
+def feedback_body(served: Served) -> dict[str, Any]:
+    """A list of items, each naming a logged prediction and its true label or value."""
+    item = {
+        "type": "object",
+        "properties": {
+            "request_id": {"type": "string", "description": "X-Request-ID of the prediction"},
+            "row": {"type": "integer", "minimum": 0},
+            "id": {"type": "integer", "description": "entity id, instead of request_id + row"},
+            "time": {**TIME, "description": "with id: the prediction at or before this time"},
+            "label": {"description": "the true class (classifiers)"},
+            "value": {"type": "number", "description": "the true value (regressors)"},
+        },
+    }
+    example = [{"request_id": "3f2a9c", "row": 0, "label": ">50K"}, {"id": 17, "label": "<=50K"}]
+    schema = {"type": "array", "items": item, "minItems": 1, "maxItems": served.max_rows}
+    return {"application/json": {"schema": schema, "example": example}}
+
 
 @bp.get("/models/<name>/drift")
+@documented(
+    "Drift: PSI, nulls, unseen categories and out-of-range values per feature and output of a "
+    "version's logged predictions in a window, each with a verdict",
+    responses=OK,
+    errors=(404, 409, 422, 501, 503),
+    query=WINDOW_QUERY,
+)
 def model_drift(name: str) -> dict[str, Any]:
     """PSI per feature and output of the version's logged predictions in ?since=..&until=."""
     _check_args({"version", "since", "until"})
@@ -39,6 +76,11 @@ def model_drift(name: str) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>/drift")
+@documented(
+    "Drift of the rows a batch job predicted, against its version's reference profile",
+    responses=OK,
+    errors=(404, 409, 422, 501, 503),
+)
 def job_drift(job_id: str) -> dict[str, Any]:
     """PSI per feature and output of the rows a batch job predicted."""
     _check_args(set())
@@ -51,6 +93,13 @@ def job_drift(job_id: str) -> dict[str, Any]:
 
 @bp.post("/models/<name>/feedback")
 @admin_required
+@documented(
+    "Admin: true labels (or values) of logged predictions, by request id and row or by entity "
+    "id; idempotent, with a report per rejected item",
+    responses=OK,
+    errors=(404, 422, 501, 503),
+    body=feedback_body,
+)
 def post_feedback(name: str) -> tuple[dict[str, Any], int]:
     """Store true labels (or values) of logged predictions; a report per rejected item."""
     svc = services()
@@ -79,6 +128,13 @@ def post_feedback(name: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/models/<name>/performance")
+@documented(
+    "Live accuracy, ROC AUC, log loss and F1 (or RMSE, MAE, R²) of a version's predictions "
+    "with feedback, per time bucket, next to its holdout metrics",
+    responses=OK,
+    errors=(404, 422, 501, 503),
+    query=(*WINDOW_QUERY, BUCKET_QUERY),
+)
 def model_performance(name: str) -> dict[str, Any]:
     """Live accuracy, ROC AUC, log loss, F1 (or RMSE, MAE, R²) per ?bucket=, next to holdout."""
     _check_args({"version", "since", "until", "bucket"})
