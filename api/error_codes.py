@@ -59,8 +59,8 @@ WHEN = {
     "than 10,000 buckets",
     "NO_REFERENCE_PROFILE": "drift of a version registered without a sample, so without a "
     "reference profile",
-    "EMPTY_WINDOW": "drift or performance over a window with no logged predictions of that "
-    "version (or none with feedback); drift of a job with no predicted rows",
+    "EMPTY_WINDOW": "drift over a window with no logged predictions of that version; drift of "
+    "a job with no predicted rows",
     "INVALID_FEEDBACK": "every feedback item was rejected (unknown request id or entity, row "
     "out of range, label not a class, malformed item); `details.rejected` says why per item",
     "MODEL_NOT_READY": "no production version yet, no default model, or the artifact cannot be "

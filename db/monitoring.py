@@ -227,7 +227,10 @@ def performance(
     window: Window,
     bucket_seconds: int,
 ) -> dict[str, Any]:
-    """Live metrics of the version's predictions with feedback, overall and per time bucket."""
+    """Live metrics of the version's predictions with feedback, overall and per time bucket.
+
+    A window without feedback answers `live: {"rows": 0}` and no buckets, beside the holdout.
+    """
     classes = record.details.get("classes")
     labels = [str(c) for c in classes] if classes else None
     spec = record.details.get("spec") or {}
@@ -241,12 +244,6 @@ def performance(
         bucket_seconds=bucket_seconds,
         classes=labels,
     )
-    if not rows:
-        raise EmptyWindowError(
-            f"no predictions of {record.name} v{record.version} in the window have feedback; "
-            "POST /models/<name>/feedback first, or widen ?since= / ?until=",
-            {"model": record.name, "version": record.version, **window.to_dict()},
-        )
     by_bucket: dict[datetime, list[feedback.LabelledRow]] = defaultdict(list)
     for row in rows:
         by_bucket[row.bucket].append(row)
@@ -256,7 +253,7 @@ def performance(
         **window.to_dict(),
         "bucket_seconds": bucket_seconds,
         "holdout": _holdout(record.metrics),
-        "live": score(rows, labels, positive),
+        "live": score(rows, labels, positive) if rows else {"rows": 0},
         "buckets": [
             {"start": start.isoformat(), **score(by_bucket[start], labels, positive)}
             for start in sorted(by_bucket)

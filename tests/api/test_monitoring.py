@@ -43,6 +43,7 @@ FEATURES = [
     "native_country",
 ]
 CHUNK = 500
+YEAR_2000 = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +205,12 @@ def test_feedback_by_entity_id_and_a_partly_rejected_post(monitor_app, monitor):
     assert "unknown request id" in body["rejected"][0]["error"]
 
 
+def test_performance_without_feedback_shows_the_holdout(monitor, adult_model):
+    body = monitor.get("/models/adult/performance", query_string=YEAR_2000).get_json()
+    assert body["live"] == {"rows": 0} and body["buckets"] == []
+    assert body["holdout"]["roc_auc"] == adult_model.metrics["roc_auc"]
+
+
 def test_batch_job_drift_reads_its_source_rows(monitor_app, monitor):
     response = monitor.post(
         "/jobs",
@@ -263,7 +270,6 @@ def test_a_version_registered_without_a_sample_has_no_profile(
 
 
 LOGGED_ID = "mon-fixed-request"
-YEAR_2000 = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}
 MALFORMED = [
     ("get", "/models/adult/drift?since=yesterday", None, 400, "INVALID_WINDOW"),
     ("get", "/models/adult/drift?until=2026-13-01T00:00:00", None, 400, "INVALID_WINDOW"),
@@ -282,7 +288,14 @@ MALFORMED = [
     ("get", "/models/adult/drift", YEAR_2000, 422, "EMPTY_WINDOW"),
     ("get", "/models/adult/performance?bucket=7x", None, 400, "INVALID_WINDOW"),
     ("get", "/models/adult/performance?bucket=1s&since=2000-01-01", None, 400, "INVALID_WINDOW"),
-    ("get", "/models/adult/performance", YEAR_2000, 422, "EMPTY_WINDOW"),
+    (
+        "get",
+        "/models/adult/performance?until=2026-12-01T00:00:00+25:00",
+        None,
+        400,
+        "INVALID_WINDOW",
+    ),
+    ("get", "/models/adult-nope/performance", None, 404, "MODEL_NOT_FOUND"),
     ("get", "/models/adult/performance?version=0", None, 400, "INVALID_VERSION"),
     ("get", "/jobs/00000000-0000-0000-0000-000000000000/drift", None, 404, "JOB_NOT_FOUND"),
     ("get", "/jobs/not-a-job/drift", None, 400, "INVALID_PARAMETER"),
