@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from api.drift_gauges import DriftGauges
 from db import registry
 from db.tables import model_versions
 from inference.profiles import EPSILON, Thresholds
+from skserve.cli import main
 from tests.worker.helpers import wait_until_ended
 
 TOKEN = "monitoring-token"
@@ -99,6 +101,18 @@ def predict_window(app, client, frame: pd.DataFrame, model: str = "adult") -> di
     }
 
 
+@pytest.fixture
+def cli(pg_url):
+    """Run `skserve ...` on the test database; its output (exit code 0 asserted)."""
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), env={"DATABASE_URL": pg_url})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
 def numpy_psi(column: dict, values: pd.Series) -> float:
     """PSI of `values` against a profile column, computed here from the raw values."""
     if column["kind"] == "numeric":
@@ -145,7 +159,7 @@ def test_holdout_like_window_is_stable_everywhere(monitor_app, monitor, training
 
 
 def test_older_people_from_an_unseen_country_are_shifted(
-    monitor_app, monitor, training_rows, adult_model
+    monitor_app, monitor, training_rows, adult_model, cli
 ):
     drifted = training_rows.iloc[:2_000].copy()
     drifted["age"] += 20
@@ -165,8 +179,14 @@ def test_older_people_from_an_unseen_country_are_shifted(
         expected = numpy_psi(column, drifted[name])
         assert report["features"][name]["psi"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
+    since, until = window["params"]["since"], window["params"]["until"]
+    output = cli("models", "drift", "adult", "--since", since, "--until", until)
+    lines = {line.split()[0]: line.split() for line in output.splitlines()[2:]}
+    assert lines["age"][1:3] == [f"{report['features']['age']['psi']:.4f}", "shifted"]
+    assert lines["workclass"][2] == "stable"
 
-def test_feedback_gives_live_accuracy_once(monitor_app, monitor, training_rows, adult_model):
+
+def test_feedback_gives_live_accuracy_once(monitor_app, monitor, training_rows, adult_model, cli):
     rows = training_rows.iloc[2_000:3_000]
     window = predict_window(monitor_app, monitor, rows)
     labels = rows["income"].tolist()
@@ -188,6 +208,9 @@ def test_feedback_gives_live_accuracy_once(monitor_app, monitor, training_rows, 
     )
     assert report["holdout"]["accuracy"] == adult_model.metrics["accuracy"]
     assert sum(bucket["rows"] for bucket in report["buckets"]) == 1_000
+
+    output = cli("models", "performance", "adult", "--since", query["since"], "--bucket", "1d")
+    assert f"{report['live']['accuracy']:.4f}" in output.splitlines()[3]  # the "live" line
 
     again = monitor.post("/models/adult/feedback", json=items, headers=AUTH)
     assert again.get_json() == {"accepted": 0, "duplicates": 1_000, "rejected": []}
