@@ -73,13 +73,7 @@ def window_counts(
         "model_name = :model AND model_version = :version AND role = ANY(:roles) "
         "AND logged_at >= :since AND logged_at < :until AND inputs IS NOT NULL"
     )
-    params: dict[str, Any] = {
-        "model": model_name,
-        "version": version,
-        "roles": list(SERVED_ROLES),
-        "since": since,
-        "until": until,
-    }
+    params = served_window(model_name, version, since, until)
     logged = connection.scalar(
         sa.text(f"SELECT count(*) FROM {prediction_log.name} WHERE {where}"),
         params,
@@ -97,6 +91,19 @@ def window_counts(
     statement = sa.text(_count_query(source, buckets))
     counts = _collect(connection.execute(statement, params), len(columns))
     return WindowCounts(counts, int(logged), step)
+
+
+def served_window(
+    model_name: str, version: int, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """Bind parameters naming a version's served log rows in [since, until)."""
+    return {
+        "model": model_name,
+        "version": version,
+        "roles": list(SERVED_ROLES),
+        "since": since,
+        "until": until,
+    }
 
 
 def _count_query(source: str, buckets: Sequence[str]) -> str:
@@ -122,15 +129,22 @@ def _log_bucket(column: Counted, position: int, params: dict[str, Any]) -> str:
         value = "(l.o -> 'predictions' -> r.k)"
     else:
         value = f"(l.i -> :name{position} -> r.k)"
-    if column.kind == "categorical":
-        return f"({value} #>> '{{}}')"
-    params[f"edges{position}"] = list(column.edges or [])
+    text = f"({value} #>> '{{}}')"
+    params["number_pattern"] = _NUMBER
     number = (
         f"CASE jsonb_typeof({value}) WHEN 'number' THEN {value}::float8 "
-        f"WHEN 'string' THEN CASE WHEN ({value} #>> '{{}}') ~ :number_pattern "
-        f"THEN ({value} #>> '{{}}')::float8 END END"
+        f"WHEN 'string' THEN CASE WHEN {text} ~ :number_pattern THEN {text}::float8 END END"
     )
-    params["number_pattern"] = _NUMBER
+    return _bucket(column, position, params, text=text, number=number)
+
+
+def _bucket(
+    column: Counted, position: int, params: dict[str, Any], *, text: str, number: str
+) -> str:
+    """A categorical column's value as text, or a numeric one's bin over its edges."""
+    if column.kind == "categorical":
+        return text
+    params[f"edges{position}"] = list(column.edges or [])
     return f"width_bucket({number}, CAST(:edges{position} AS float8[]))::text"
 
 
@@ -159,13 +173,8 @@ def job_counts(
             value = "p.prediction"
         else:
             value = f"f.{quote(column.name)}"
-        if column.kind == "categorical":
-            buckets.append(f"CAST({value} AS text)")
-            continue
-        params[f"edges{position}"] = list(column.edges or [])
-        buckets.append(
-            f"width_bucket(CAST({value} AS float8), CAST(:edges{position} AS float8[]))::text"
-        )
+        text, number = f"CAST({value} AS text)", f"CAST({value} AS float8)"
+        buckets.append(_bucket(column, position, params, text=text, number=number))
     source = (
         f"{quote(table)} AS f JOIN {batch_predictions.name} AS p "
         f"ON p.job_id = :job_id AND p.entity_id = f.{quote(id_column)}"

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from db.drift import SERVED_ROLES, require_postgres
+from db.drift import SERVED_ROLES, require_postgres, served_window
 from db.tables import prediction_feedback, prediction_log
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -274,14 +274,7 @@ def labelled_rows(
 ) -> list[LabelledRow]:
     """The version's served predictions in [since, until) that have feedback, joined in SQL."""
     require_postgres(connection)
-    params: dict[str, Any] = {
-        "model": model_name,
-        "version": version,
-        "roles": list(SERVED_ROLES),
-        "since": since,
-        "until": until,
-        "seconds": bucket_seconds,
-    }
+    params = {**served_window(model_name, version, since, until), "seconds": bucket_seconds}
     probability_columns = ""
     for position, label in enumerate(classes or []):
         params[f"class{position}"] = label

@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,25 +26,11 @@ from db.tables import model_versions
 from inference.profiles import EPSILON, Thresholds
 from skserve.cli import main
 from tests.worker.helpers import wait_until_ended
+from trainer.spec import load_spec
 
 TOKEN = "monitoring-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-FEATURES = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-]
+FEATURES = list(load_spec(Path(__file__).parents[2] / "specs" / "adult.toml").features)
 CHUNK = 500
 YEAR_2000 = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}
 
