@@ -296,5 +296,8 @@ def labelled_rows(
     for bucket, truth_value, predicted, *probabilities in connection.execute(query, params):
         if classes is None:
             predicted = float(predicted)
-        rows.append(LabelledRow(bucket, truth_value, predicted, probabilities or None))
+        complete = probabilities and None not in probabilities  # no predict_proba: all null
+        rows.append(
+            LabelledRow(bucket, truth_value, predicted, probabilities if complete else None)
+        )
     return rows

@@ -277,7 +277,7 @@ def score(
     if labels is None:
         return {"rows": len(rows), **regression_metrics(truth, predicted)}
     probabilities = None
-    if rows[0].probabilities is not None:
+    if all(row.probabilities is not None for row in rows):
         probabilities = np.array([row.probabilities for row in rows], dtype=float)
     metrics = classification_metrics(truth, predicted, probabilities, labels, positive)
     return {"rows": len(rows), **metrics}
