@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.metrics import accuracy_score, mean_squared_error, r2_score, roc_auc_score
 from sqlalchemy.orm import Session
 
 from api.drift_gauges import DriftGauges
@@ -377,3 +377,59 @@ def test_malformed_monitoring_requests(monitor, logged_request, method, url, bod
     assert error["error_code"] == code
     assert error["message"]
     assert isinstance(error["details"], dict)
+
+
+@pytest.fixture(scope="module")
+def hours_model(demo_tables, adult_spec):
+    """A regressor (hours worked per week from the other Adult columns), trained and promoted."""
+    from trainer.train import Promotion, train_model
+
+    spec = replace(
+        adult_spec,
+        name="adult-hours",
+        target="hours_per_week",
+        numeric=tuple(c for c in adult_spec.numeric if c != "hours_per_week"),
+        estimator="sklearn.linear_model.Ridge",
+        params={},
+        positive_label=None,
+        primary_metric=None,
+        feature_table=None,
+    )
+    report = train_model(demo_tables, spec, promotion=Promotion.ALWAYS)
+    yield report
+    with demo_tables.begin() as connection:
+        connection.execute(model_versions.delete().where(model_versions.c.name == "adult-hours"))
+
+
+def test_a_regressor_has_output_bins_and_live_rmse(
+    monitor_app, monitor, training_rows, hours_model
+):
+    features = [f for f in FEATURES if f != "hours_per_week"]
+    rows = training_rows.iloc[:400]
+    since = datetime.now(UTC)
+    response = monitor.post(
+        "/models/adult-hours/predict",
+        json=rows[features].to_dict(orient="records"),
+        headers={"X-Request-ID": "mon-hours"},
+    )
+    assert response.status_code == 200, response.get_json()
+    predicted = response.get_json()["predictions"]
+    monitor_app.extensions["skserve"].prediction_log.drain()
+    window = {
+        "since": since.isoformat(),
+        "until": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+    }
+
+    drift = monitor.get("/models/adult-hours/drift", query_string=window).get_json()
+    assert drift["rows"] == 400 and drift["outputs"]["prediction"]["kind"] == "numeric"
+    assert drift["outputs"]["prediction"]["verdict"] == "stable"
+
+    truth = rows["hours_per_week"].astype(float).tolist()
+    items = [{"request_id": "mon-hours", "row": i, "value": v} for i, v in enumerate(truth)]
+    items.append({"request_id": "mon-hours", "row": 0, "label": "40"})  # a label, not a value
+    body = monitor.post("/models/adult-hours/feedback", json=items, headers=AUTH).get_json()
+    assert body["accepted"] == 400 and [r["index"] for r in body["rejected"]] == [400]
+    live = monitor.get("/models/adult-hours/performance", query_string=window).get_json()["live"]
+    assert live["rows"] == 400
+    assert live["rmse"] == pytest.approx(mean_squared_error(truth, predicted) ** 0.5, rel=1e-12)
+    assert live["r2"] == pytest.approx(r2_score(truth, predicted), rel=1e-12)
