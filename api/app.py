@@ -40,8 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     "PRELOAD_MODELS" (load the production models before serving; default True) and
     "JOB_RETRY_INTERVALS" (seconds between a failed batch chunk's retries; default
     worker.dispatch.RETRY_INTERVALS) and "START_DRIFT_GAUGES" (refresh the drift gauges in a
-    background thread; default True, on PostgreSQL with DRIFT_GAUGE_SECONDS > 0), plus any
-    Flask setting.
+    background thread, on PostgreSQL with DRIFT_GAUGE_SECONDS > 0; default: START_WATCHER),
+    plus any Flask setting.
     """
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or load_settings()
@@ -51,9 +51,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         START_WATCHER=True,
         PRELOAD_MODELS=True,
         JOB_RETRY_INTERVALS=RETRY_INTERVALS,
-        START_DRIFT_GAUGES=True,
     )
     app.config.update(config)
+    app.config.setdefault("START_DRIFT_GAUGES", app.config["START_WATCHER"])
     app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
     configure_logging(settings.log_level, settings.log_format)
     services = build_services(settings, app.config)

@@ -69,10 +69,10 @@ class DriftGauges:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop refreshing (the current refresh finishes first)."""
+        """Stop refreshing; a refresh under way is not waited for long (the thread is a daemon)."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=self._timeout + 5)
+            self._thread.join(timeout=1)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
