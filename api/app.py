@@ -14,8 +14,9 @@ from api.metrics import init_metrics
 from api.protocols import mlflow, v2
 from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
-from api.routes import docs, health, jobs, models, monitoring, predictions, training
+from api.routes import docs, health, jobs, models, monitoring, predictions, traffic, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
+from api.shadow import ShadowPredictor
 from db import jobs as job_rows
 from db.deadline import Deadline
 from db.engine import make_engine, make_session_factory
@@ -94,6 +95,11 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         watcher.start()
     redis = None if settings.redis_url is None else make_redis(settings.redis_url)
     context = JobContext(settings, engine, sessions, store)
+    prediction_log = PredictionLogger(
+        settings.database_url,
+        sample=settings.prediction_log_sample,
+        max_bytes=settings.prediction_log_buffer_bytes,
+    )
     intervals = tuple(config["JOB_RETRY_INTERVALS"])
     return Services(
         settings=settings,
@@ -110,11 +116,8 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         redis=redis,
         watcher=watcher,
         default_model=default_model,
-        prediction_log=PredictionLogger(
-            settings.database_url,
-            sample=settings.prediction_log_sample,
-            max_bytes=settings.prediction_log_buffer_bytes,
-        ),
+        prediction_log=prediction_log,
+        shadows=ShadowPredictor(prediction_log),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
         drift_gauges=start_drift_gauges(settings, engine, sessions, config),
     )
@@ -157,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         health.bp,
         models.bp,
+        traffic.bp,
         training.bp,
         predictions.bp,
         jobs.bp,

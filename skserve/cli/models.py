@@ -1,4 +1,4 @@
-"""`skserve models`: list, show, promote and register model versions."""
+"""`skserve models`: list, show, promote and register model versions; their traffic."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from skserve.cli.environment import cli_settings, session_scope
 from skserve.cli.monitoring import drift, performance
+from skserve.cli.traffic import traffic
 
 
 @click.group()
@@ -142,3 +143,6 @@ def register(
         f"Registered {name} v{record.version} from {path}"
         + (" and promoted it." if promote_now else ".")
     )
+
+
+models.add_command(traffic)
