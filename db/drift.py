@@ -23,8 +23,9 @@ from db.identifiers import check_columns, check_identifier
 from db.tables import batch_predictions, prediction_log
 from inference.profiles import extended_edges, profiled_columns
 
-# Traffic roles whose rows a version answered for; shadow outputs were never served.
-SERVED_ROLES = ("production", "canary")
+# Traffic roles whose rows a version answered (pinned: a request that named the version);
+# shadow outputs were never served.
+SERVED_ROLES = ("production", "canary", "pinned")
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
