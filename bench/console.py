@@ -12,7 +12,6 @@ interleaving the servers pass after pass. Prints each pass and the medians; the 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -20,10 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     check_services,
     interleaved_rps,
+    parse_bench_args,
     require_wrk,
     start_api,
     wait_ready,
@@ -37,9 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0, help="per pass and server [5]")
     parser.add_argument("--passes", type=int, default=5, help="interleaved passes [5]")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections [8]")
-    args = parser.parse_args()
-    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    args = parse_bench_args(parser)
     return args
 
 

@@ -16,6 +16,10 @@ from inference.model import LoadedModel, enable_fast_path, load_model
 
 log = logging.getLogger(__name__)
 
+# Models the gunicorn master loaded before forking its workers (api/gunicorn_conf.py): each
+# worker's store starts from them and shares their memory pages instead of unpickling copies.
+inherited: dict[tuple[str, int], LoadedModel] = {}
+
 
 @dataclass
 class LoadFailure:
@@ -51,7 +55,7 @@ class ModelStore:
     def __init__(self, sessions: sessionmaker[Session], *, fast_path: bool = True) -> None:
         self._sessions = sessions
         self._fast_path = fast_path
-        self._loaded: dict[tuple[str, int], LoadedModel] = {}
+        self._loaded: dict[tuple[str, int], LoadedModel] = dict(inherited)
         self._production: dict[str, int] = {}
         self._traffic: dict[str, LoadedTraffic] = {}
         self._applied: dict[str, Traffic] = {}  # the settings _traffic was built from

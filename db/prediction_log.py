@@ -112,6 +112,9 @@ class PredictionLogger:
         self._pending: collections.deque[LogEntry] = collections.deque()
         self._pending_bytes = 0
         self._lock = threading.Lock()  # guards _pending_bytes and the counters
+        # Held while a batch is on its way to the database, so drain() returns only once
+        # everything queued before it is committed (not merely taken off the queue).
+        self._write_lock = threading.Lock()
         self._max_bytes = max_bytes
         self._max_entry_bytes = max_entry_bytes
         self._batch_size = batch_size
@@ -197,6 +200,10 @@ class PredictionLogger:
 
     def flush(self) -> int:
         """Write up to one batch; returns the number of rows written."""
+        with self._write_lock:
+            return self._write_batch()
+
+    def _write_batch(self) -> int:
         batch: list[LogEntry] = []
         while self._pending and len(batch) < self._batch_size:
             batch.append(self._pending.popleft())
@@ -218,8 +225,9 @@ class PredictionLogger:
 
     def drain(self) -> None:
         """Write everything queued so far."""
-        while self._pending:
-            self.flush()
+        with self._write_lock:
+            while self._pending:
+                self._write_batch()
 
     def stop(self) -> None:
         """Stop the background thread, write what is left, close the pool."""
