@@ -8,12 +8,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from api.drift_gauges import DriftGauges
 from api.error_handlers import register_error_handlers
 from api.metrics import init_metrics
 from api.protocols import mlflow, v2
 from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
-from api.routes import docs, health, jobs, models, predictions, traffic, training
+from api.routes import docs, health, jobs, models, monitoring, predictions, traffic, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
 from api.shadow import ShadowPredictor
 from db import jobs as job_rows
@@ -22,6 +23,7 @@ from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
 from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
+from inference.profiles import Thresholds
 from settings import Settings, load_settings
 from settings.redis_client import make_redis
 from worker.context import JobContext
@@ -38,7 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     "START_WATCHER" (follow promotions in a background thread; default True) and
     "PRELOAD_MODELS" (load the production models before serving; default True) and
     "JOB_RETRY_INTERVALS" (seconds between a failed batch chunk's retries; default
-    worker.dispatch.RETRY_INTERVALS), plus any Flask setting.
+    worker.dispatch.RETRY_INTERVALS) and "START_DRIFT_GAUGES" (refresh the drift gauges in a
+    background thread, on PostgreSQL with DRIFT_GAUGE_SECONDS > 0; default: START_WATCHER),
+    plus any Flask setting.
     """
     config = dict(config or {})
     settings: Settings = config.pop("SETTINGS", None) or load_settings()
@@ -50,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JOB_RETRY_INTERVALS=RETRY_INTERVALS,
     )
     app.config.update(config)
+    app.config.setdefault("START_DRIFT_GAUGES", app.config["START_WATCHER"])
     app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
     configure_logging(settings.log_level, settings.log_format)
     services = build_services(settings, app.config)
@@ -114,7 +119,29 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         prediction_log=prediction_log,
         shadows=ShadowPredictor(prediction_log),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
+        drift_gauges=start_drift_gauges(settings, engine, sessions, config),
     )
+
+
+def start_drift_gauges(
+    settings: Settings, engine: Engine, sessions: Any, config: Mapping[str, Any]
+) -> DriftGauges | None:
+    """The drift gauges' refresher, started, unless turned off or on SQLite."""
+    if not config["START_DRIFT_GAUGES"] or not settings.drift_gauge_seconds:
+        return None
+    if settings.embedded_database:
+        return None
+    gauges = DriftGauges(
+        engine,
+        sessions,
+        interval=settings.drift_gauge_seconds,
+        window_seconds=settings.drift_gauge_window_seconds,
+        thresholds=Thresholds(settings.drift_moderate_psi, settings.drift_shifted_psi),
+        statement_timeout=settings.monitoring_statement_timeout,
+        max_requests=settings.drift_max_requests,
+    )
+    gauges.start()
+    return gauges
 
 
 def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -137,6 +164,7 @@ def register_blueprints(app: Flask) -> None:
         training.bp,
         predictions.bp,
         jobs.bp,
+        monitoring.bp,
         docs.bp,
     ):
         app.register_blueprint(blueprint)

@@ -56,8 +56,18 @@ WHEN = {
     "INVALID_CSV": "an uploaded CSV that cannot be loaded (the line is in `details`)",
     "HEADERS_TOO_LARGE": "a header over 8,190 bytes, or more than 100 headers",
     "INTERNAL_ERROR": "a bug: logged with its traceback, answered with a generic message",
-    "NOT_IMPLEMENTED": "a transfer coding gunicorn does not support; "
-    "`GET /models/<name>/comparison` on SQLite (comparisons run in PostgreSQL)",
+    "NOT_IMPLEMENTED": "a transfer coding gunicorn does not support; drift, feedback, "
+    "performance or `GET /models/<name>/comparison` on the embedded SQLite database (they run "
+    "in PostgreSQL)",
+    "INVALID_WINDOW": "a monitoring window or bucket that cannot be read: a timestamp that is not "
+    "ISO 8601, `since` not before `until`, a bucket other than e.g. `15m`, `1h`, `1d`, or more "
+    "than 10,000 buckets",
+    "NO_REFERENCE_PROFILE": "drift of a version registered without a sample, so without a "
+    "reference profile",
+    "EMPTY_WINDOW": "drift over a window with no logged predictions of that version; drift of "
+    "a job with no predicted rows",
+    "INVALID_FEEDBACK": "every feedback item was rejected (unknown request id or entity, row "
+    "out of range, label not a class, malformed item); `details.rejected` says why per item",
     "MODEL_NOT_READY": "no production version yet, no default model, or the artifact cannot be "
     "loaded here",
     "SERVICE_UNAVAILABLE": "the database is unavailable or did not answer within "

@@ -19,9 +19,10 @@ from werkzeug.exceptions import HTTPException
 
 from api.errors import BATCH_HINT, APIError, ServiceUnavailableError
 from api.metrics import ERRORS
-from db import jobs, registry, training_runs
+from db import jobs, monitoring, registry, training_runs
 from db.comparison import ComparisonUnsupportedError
 from db.csv_files import CsvLoadError
+from db.drift import MonitoringUnavailableError
 from db.entities import InvalidEntityIdError
 from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
 from db.job_sources import SourceError, UnknownIdsError
@@ -119,6 +120,12 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
     CsvLoadError: CoreError(
         422, "INVALID_CSV", details=lambda e: {"line": e.line} if e.line else {}
     ),
+    MonitoringUnavailableError: CoreError(501, "NOT_IMPLEMENTED"),
+    monitoring.NoReferenceProfileError: CoreError(
+        409, "NO_REFERENCE_PROFILE", details=lambda e: {"model": e.name, "version": e.version}
+    ),
+    monitoring.EmptyWindowError: CoreError(422, "EMPTY_WINDOW", details=lambda e: e.details),
+    monitoring.InvalidWindowError: CoreError(400, "INVALID_WINDOW", details=lambda e: e.details),
     QueueUnavailableError: CoreError(
         503,
         "SERVICE_UNAVAILABLE",

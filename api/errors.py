@@ -114,3 +114,9 @@ class NotReadyError(APIError):
     """A readiness check failed (GET /ready, GET /ping)."""
 
     status, error_code = 503, "NOT_READY"
+
+
+class InvalidFeedbackError(APIError):
+    """Every feedback item was rejected; `details` says why, item by item."""
+
+    status, error_code = 422, "INVALID_FEEDBACK"

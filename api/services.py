@@ -71,6 +71,7 @@ class Services:
     shadows: ShadowPredictor | None = None
     deadline: Deadline | None = None  # bounds the /ready database check
     dispatcher: JobDispatcher | None = None
+    drift_gauges: Any = None  # api.drift_gauges.DriftGauges when DRIFT_GAUGE_SECONDS > 0
     _only_model: str | None = field(default=None, repr=False)
 
     def close(self, wait: bool = True) -> None:
@@ -79,6 +80,8 @@ class Services:
             self.dispatcher.shutdown(wait=wait)
         if self.watcher is not None:
             self.watcher.stop()
+        if self.drift_gauges is not None:
+            self.drift_gauges.stop()
         if self.shadows is not None:
             self.shadows.stop()
         if self.prediction_log is not None:

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.engine import is_postgres
 from db.tables import model_traffic, model_versions
-from inference.artifact import ArtifactMetadata, sha256_of
+from inference.artifact import ArtifactMetadata, sha256_of, unpickle_pipeline
 from inference.inspection import InvalidPipelineError, inspect_pipeline
+from inference.profiles import PROFILE_KEY, profile_pipeline
 
 # Model names appear in URLs, logs and metrics labels: plain, and as long as the column.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -297,22 +299,43 @@ def register_pipeline(
     data: bytes,
     schema: dict[str, Any] | None = None,
     source: str = "upload",
+    sample: pd.DataFrame | None = None,
 ) -> VersionRecord:
     """Inspect pipeline bytes made elsewhere and store them as the next version of `name`.
 
-    Raises inference.inspection.InvalidPipelineError, storing nothing, when they cannot serve
-    (or the name cannot be registered).
+    With `sample` (rows like those it will serve, e.g. a holdout) the version gets a reference
+    profile for drift. Raises inference.inspection.InvalidPipelineError, storing nothing, when
+    they cannot serve (or the name cannot be registered, or the sample does not predict).
     """
     try:
         check_model_name(name)  # before unpickling anything
     except InvalidModelName as exc:
         raise InvalidPipelineError(str(exc)) from None
     metadata = inspect_pipeline(data, schema)
+    details: dict[str, Any] = {"registered_from": source}
+    if sample is not None:
+        details[PROFILE_KEY] = sample_profile(data, metadata, sample)
     return register_version(
         session,
         name=name,
         artifact=data,
         sha256=sha256_of(data),
         metadata=metadata,
-        details={"registered_from": source},
+        details=details,
     )
+
+
+def sample_profile(data: bytes, metadata: ArtifactMetadata, sample: pd.DataFrame) -> dict[str, Any]:
+    """The reference profile of a registration sample; InvalidPipelineError if it cannot be."""
+    missing = [column for column in metadata.schema.names if column not in sample.columns]
+    if missing:
+        raise InvalidPipelineError(f"the sample lacks the feature column(s) {', '.join(missing)}")
+    if len(sample) < 10:
+        raise InvalidPipelineError(f"the sample has {len(sample)} rows; give at least 10")
+    pipeline = unpickle_pipeline(data)
+    try:
+        return profile_pipeline(pipeline, sample, metadata.schema, metadata.task, metadata.classes)
+    except Exception as exc:  # the pipeline's own error on these rows, whatever its type
+        raise InvalidPipelineError(
+            f"the pipeline cannot predict the sample: {type(exc).__name__}: {exc}"
+        ) from None

@@ -40,6 +40,12 @@ class Settings:
     db_connect_timeout: float = 3.0
     db_statement_timeout: float = 5.0
     db_pool_timeout: float = 2.0
+    drift_moderate_psi: float = 0.1  # PSI from which a column's drift is "moderate"
+    drift_shifted_psi: float = 0.25  # PSI from which it is "shifted"
+    drift_max_requests: int = 20_000  # logged requests a drift window counts before sampling
+    drift_gauge_seconds: float = 300.0  # how often the drift gauges are refreshed; 0: never
+    drift_gauge_window_seconds: float = 3600.0  # the window the gauges describe
+    monitoring_statement_timeout: float = 30.0  # drift and performance queries
 
     @property
     def embedded_database(self) -> bool:
@@ -136,4 +142,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 3.0, 1.0, 600.0),
         db_statement_timeout=_float(env, "DB_STATEMENT_TIMEOUT", 5.0, 0.1, 3600.0),
         db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 2.0, 0.1, 600.0),
+        **_drift_settings(env),
     )
+
+
+def _drift_settings(env: Mapping[str, str]) -> dict[str, float | int]:
+    moderate = _float(env, "DRIFT_MODERATE_PSI", 0.1, 0.0, 100.0)
+    shifted = _float(env, "DRIFT_SHIFTED_PSI", 0.25, 0.0, 100.0)
+    if shifted < moderate:
+        raise SettingsError(
+            f"DRIFT_SHIFTED_PSI ({shifted}) must be at least DRIFT_MODERATE_PSI ({moderate})"
+        )
+    return {
+        "drift_moderate_psi": moderate,
+        "drift_shifted_psi": shifted,
+        "drift_max_requests": _int(env, "DRIFT_MAX_REQUESTS", 20_000, minimum=0),
+        "drift_gauge_seconds": _float(env, "DRIFT_GAUGE_SECONDS", 300.0, 0.0, 86400.0),
+        "drift_gauge_window_seconds": _float(
+            env, "DRIFT_GAUGE_WINDOW_SECONDS", 3600.0, 60.0, 90 * 86400.0
+        ),
+        "monitoring_statement_timeout": _float(
+            env, "MONITORING_STATEMENT_TIMEOUT", 30.0, 0.1, 3600.0
+        ),
+    }

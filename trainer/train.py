@@ -21,6 +21,7 @@ from db.identifiers import check_columns, check_identifier
 from inference.artifact import ArtifactMetadata, ModelArtifact, library_versions, save_artifact
 from inference.inspection import unknown_policies
 from inference.json_values import json_records, json_safe
+from inference.profiles import PROFILE_KEY, profile_pipeline
 from inference.schema import infer_schema
 from trainer.evaluate import LOWER_IS_BETTER, evaluate, primary_metric
 from trainer.pipeline import build_pipeline
@@ -109,10 +110,16 @@ def train_model(
 
     metrics = evaluate(pipeline, x_test, y_test, spec.positive_label)
     metadata = build_metadata(pipeline, spec, frame, x_test, metrics)
+    profile = profile_pipeline(pipeline, x_test, metadata.schema, metadata.task, metadata.classes)
     artifact, sha256 = save_artifact(ModelArtifact(pipeline, metadata))
     with Session(engine) as session, session.begin():
         record = registry.register_version(
-            session, name=spec.name, artifact=artifact, sha256=sha256, metadata=metadata
+            session,
+            name=spec.name,
+            artifact=artifact,
+            sha256=sha256,
+            metadata=metadata,
+            details={PROFILE_KEY: profile},
         )
         promoted, reason = decide_promotion(session, spec, record, promotion)
     return TrainingReport(

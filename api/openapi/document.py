@@ -19,6 +19,7 @@ TAGS = {
     "traffic": "Canary and shadow versions",
     "training": "Training",
     "jobs": "Batch jobs",
+    "monitoring": "Monitoring",
     "v2": "Open Inference Protocol (V2)",
     "mlflow": "MLflow scoring / SageMaker",
     None: "Operations",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from flask import Blueprint, Response, request, url_for
 
 from api import errors
@@ -28,6 +29,7 @@ from db import registry
 from inference.introspect import estimator_class, pipeline_steps
 from inference.json_values import json_safe
 from inference.model import LoadedModel
+from inference.profiles import PROFILE_KEY
 
 bp = Blueprint("models", __name__)
 
@@ -92,8 +94,11 @@ def download_artifact(name: str, version: str) -> Response:
 def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
     data, schema = _uploaded_pipeline()
+    sample = _uploaded_sample()
     with services().sessions() as session, session.begin():
-        record = registry.register_pipeline(session, name=name, data=data, schema=schema)
+        record = registry.register_pipeline(
+            session, name=name, data=data, schema=schema, sample=sample
+        )
     location = url_for("models.show_version", name=name, version=record.version)
     return version_summary(record), 201, {"Location": location}
 
@@ -163,6 +168,17 @@ def _uploaded_pipeline() -> tuple[bytes, dict[str, Any] | None]:
     return data, None
 
 
+def _uploaded_sample() -> pd.DataFrame | None:
+    """The optional multipart field `sample`: a CSV of rows to profile for drift."""
+    upload = request.files.get("sample")
+    if upload is None:
+        return None
+    try:
+        return pd.read_csv(upload.stream)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser and empty-data errors
+        raise errors.InvalidBodyError(f"the `sample` field is not a readable CSV: {exc}") from None
+
+
 def version_summary(record: registry.VersionRecord) -> dict[str, Any]:
     """A version as listed: number, production flag, sha256, metrics, created time."""
     return json_safe(
@@ -190,6 +206,7 @@ def describe_version(name: str, version: int | None) -> dict[str, Any]:
         "sha256": record.sha256,
         "training_data": json_safe(record.data_fingerprint),
         "registered_from": record.details.get("registered_from", "trainer"),
+        "reference_profile": json_safe(record.details.get(PROFILE_KEY)),
         "created_at": record.created_at.isoformat() if record.created_at else None,
     }
 

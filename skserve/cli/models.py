@@ -8,12 +8,17 @@ from pathlib import Path
 import click
 
 from skserve.cli.environment import cli_settings, session_scope
+from skserve.cli.monitoring import drift, performance
 from skserve.cli.traffic import traffic
 
 
 @click.group()
 def models() -> None:
     """Inspect and manage registered model versions."""
+
+
+models.add_command(drift)
+models.add_command(performance)
 
 
 def _registry_errors():
@@ -55,7 +60,8 @@ def show(name: str, version: int | None) -> None:
             record = get_version(session, name=name, version=version)
     except _registry_errors() as exc:
         raise click.ClickException(f"{exc}. See `skserve models list`.") from None
-    details = {k: v for k, v in record.details.items() if k != "sample"}
+    details = {k: v for k, v in record.details.items() if k not in ("sample", "reference_profile")}
+    details["reference_profile"] = "yes" if record.details.get("reference_profile") else "none"
     click.echo(
         json.dumps(
             {
@@ -100,18 +106,34 @@ def promote(name: str, version: int) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="JSON feature schema, when the pipeline does not reveal its inputs.",
 )
+@click.option(
+    "--sample",
+    "sample_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV of rows like those it will serve (a holdout): the reference profile for drift.",
+)
 @click.option("--promote", "promote_now", is_flag=True, help="Promote the new version.")
-def register(name: str, path: Path, schema_path: str | None, promote_now: bool) -> None:
+def register(
+    name: str, path: Path, schema_path: str | None, sample_path: str | None, promote_now: bool
+) -> None:
     """Register a cloudpickled pipeline file (e.g. ./binary/pipeline.pkl) as a new version."""
+    import pandas as pd
+
     from db.registry import promote as promote_version
     from db.registry import register_pipeline
     from inference.inspection import InvalidPipelineError
 
     schema = json.loads(Path(schema_path).read_text()) if schema_path else None
+    sample = pd.read_csv(sample_path) if sample_path else None
     try:
         with session_scope(cli_settings()) as session:
             record = register_pipeline(
-                session, name=name, data=path.read_bytes(), schema=schema, source=str(path)
+                session,
+                name=name,
+                data=path.read_bytes(),
+                schema=schema,
+                source=str(path),
+                sample=sample,
             )
             if promote_now:
                 promote_version(session, name=name, version=record.version)
