@@ -2,7 +2,8 @@
 
 `skserve api` listens on PORT; SageMaker's `serve` on SAGEMAKER_BIND_TO_PORT (8080 by default)
 whatever PORT says, and replaces itself with gunicorn, so the check cannot tell which one runs:
-it asks both ports and is healthy when either answers.
+it asks both ports and is healthy when either answers. Standard library only: importing skserve
+takes longer than the check's 3 s timeout on a busy machine.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import sys
 import urllib.request
 from collections.abc import Mapping
 
-from skserve.cli.serve import SAGEMAKER_MODEL, sagemaker_environment
-
-DEFAULT_PORT = "8000"
+API_PORT = "8000"  # skserve api's default
+SAGEMAKER_PORT = "8080"  # skserve.cli.serve.SAGEMAKER_PORT (tests/deploy checks they agree)
 
 
 def ports(environ: Mapping[str, str]) -> list[str]:
     """The api's port, then serve's (once if they are the same)."""
-    sagemaker = sagemaker_environment(environ, model_file=SAGEMAKER_MODEL)["PORT"]
-    return list(dict.fromkeys([environ.get("PORT") or DEFAULT_PORT, sagemaker]))
+    api = environ.get("PORT") or API_PORT
+    return list(dict.fromkeys([api, environ.get("SAGEMAKER_BIND_TO_PORT") or SAGEMAKER_PORT]))
 
 
 def healthy(port: str) -> bool:
