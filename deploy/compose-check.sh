@@ -93,13 +93,18 @@ root_pids() {
     local dir
     for dir in /proc/[0-9]*; do
         [ "${dir#/proc/}" = $$ ] && continue
-        tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | grep -qF "$CHECK_ROOT/" && echo "${dir#/proc/}"
+        { tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null | grep -qF "$CHECK_ROOT/" && echo "${dir#/proc/}"
     done
     return 0
 }
 
+# What is still alive (killed processes are zombies until init reaps them: those do not count).
 leftovers() {
-    { container_pids; root_pids; } | sort -u | tr '\n' ' '
+    local pid
+    for pid in $({ container_pids; root_pids; } | sort -u); do
+        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || [ ! -e "/proc/$pid" ] \
+            || echo -n "$pid "
+    done
     if ss -ltnH "sport = :$API_PORT" | grep -q .; then echo "port:$API_PORT"; fi
 }
 
@@ -122,7 +127,11 @@ teardown() {
         kill -KILL $left 2>/dev/null || true
         sleep 2
     fi
-    left=$(leftovers)
+    for _ in $(seq 10); do
+        left=$(leftovers)
+        [ -z "${left// /}" ] && break
+        sleep 1
+    done
     if [ -n "${left// /}" ]; then
         echo "    still running after teardown: $left"
         ps -o pid,args -p "$(echo "$left" | tr ' ' '\n' | grep -E '^[0-9]+$' | paste -sd,)" 2>/dev/null || true

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -57,3 +59,15 @@ def test_serve_is_healthy_although_port_names_another(sagemaker_port: int) -> No
 
 def test_nothing_listening_is_unhealthy() -> None:
     assert run_healthcheck({"SAGEMAKER_BIND_TO_PORT": str(free_port())}) == 1
+
+
+def test_the_ports_are_the_servers_defaults(monkeypatch) -> None:
+    from skserve.cli.serve import SAGEMAKER_PORT
+
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("HOST", raising=False)
+    gunicorn_conf = importlib.reload(importlib.import_module("api.gunicorn_conf"))
+    spec = importlib.util.spec_from_file_location("healthcheck", healthcheck_argv()[1])
+    healthcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(healthcheck)
+    assert healthcheck.ports({}) == [gunicorn_conf.bind.rsplit(":", 1)[1], SAGEMAKER_PORT]
