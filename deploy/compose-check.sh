@@ -39,6 +39,8 @@ on_exit() {
     local status=$?
     trap - EXIT INT TERM
     if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+        # a step that is a shell function runs in a subshell: its children first
+        pkill -TERM -P "$CHILD" 2>/dev/null || true
         kill -TERM "$CHILD" 2>/dev/null || true
         wait "$CHILD" 2>/dev/null || true
     fi
@@ -90,11 +92,7 @@ container_pids() {
 # Every process whose command line names this check's root: dockerd, containerd and the
 # containerd-shim of each container (`-address $EXEC_ROOT/containerd/containerd.sock`).
 root_pids() {
-    local dir
-    for dir in /proc/[0-9]*; do
-        [ "${dir#/proc/}" = $$ ] && continue
-        { tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null | grep -qF "$CHECK_ROOT/" && echo "${dir#/proc/}"
-    done
+    grep -laF "$CHECK_ROOT/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
     return 0
 }
 
@@ -137,6 +135,7 @@ teardown() {
         ps -o pid,args -p "$(echo "$left" | tr ' ' '\n' | grep -E '^[0-9]+$' | paste -sd,)" 2>/dev/null || true
         return 1
     fi
+    rm -f "$CHECK_ROOT/dockerd.pid"  # a run that finds it was interrupted and cleans up first
     echo "    nothing left: no dockerd, containerd, shim or container of $CHECK_ROOT, port $API_PORT free"
 }
 
@@ -155,9 +154,10 @@ start_dockerd() {
     rm -f "$CHECK_ROOT/docker.sock"
     dockerd --data-root "$CHECK_ROOT/docker" --exec-root "$EXEC_ROOT" \
         --pidfile "$CHECK_ROOT/dockerd.pid" --host "$DOCKER_HOST" >"$CHECK_ROOT/dockerd.log" 2>&1 &
-    for _ in $(seq 60); do docker info >/dev/null 2>&1 && return; sleep 1; done
-    tail -20 "$CHECK_ROOT/dockerd.log"
-    return 1
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { tail -20 "$CHECK_ROOT/dockerd.log"; return 1; }
+    # Containers and volumes an interrupted run left in the data root: every start is a first one.
+    compose --profile test down -v --remove-orphans >/dev/null 2>&1
 }
 
 # The wheels of the three locks, downloaded once per content of the locks and reused after.
