@@ -5,22 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from api.error_handlers import ANSWERABLE, describe, error_response
+from api.errors import NotReadyError
+from api.openapi.declare import documented
+from api.openapi.schemas import OK, content_response
 from api.services import Services, services
-from api.usage import build_usage
+from api.usage import usage_response
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
+@documented("Liveness: the process answers; touches no dependency", responses=OK)
 def health() -> dict[str, str]:
     """Liveness: the process answers. Touches no dependency."""
     return {"status": "ok"}
 
 
 @bp.get("/ready")
+@documented(
+    "Readiness: the database, Redis and the default model are usable",
+    responses=OK,
+    errors=(503,),
+)
 def ready() -> Response | dict[str, Any]:
     """Readiness: 200 when the database, Redis and the default model are usable, else 503."""
     svc = services()
@@ -36,14 +45,21 @@ def ready() -> Response | dict[str, Any]:
         }
     if failing:
         message = "; ".join(f"{name}: {check['detail']}" for name, check in failing.items())
-        return error_response(503, "NOT_READY", f"not ready: {message}", {"checks": checks})
+        return error_response(
+            503, NotReadyError.error_code, f"not ready: {message}", {"checks": checks}
+        )
     return {"status": "ready", "checks": checks}
 
 
 @bp.get("/usage")
-def usage() -> dict[str, Any]:
+@documented(
+    "How to call the API, with copy-paste examples (text; JSON with Accept: application/json)",
+    responses={"200": content_response("The usage page", "text/plain", "application/json")},
+    errors=(503,),
+)
+def usage() -> Response:
     """How to call the API, with examples built from the served models."""
-    return build_usage(services(), request.host_url)
+    return usage_response()
 
 
 def _check(ok: bool, detail: str) -> dict[str, Any]:
