@@ -153,7 +153,7 @@ start_dockerd() {
     mkdir -p "$CHECK_ROOT"
     rm -f "$CHECK_ROOT/docker.sock"
     dockerd --data-root "$CHECK_ROOT/docker" --exec-root "$EXEC_ROOT" \
-        --pidfile "$CHECK_ROOT/dockerd.pid" --host "$DOCKER_HOST" >"$CHECK_ROOT/dockerd.log" 2>&1 &
+        --pidfile "$CHECK_ROOT/dockerd.pid" --host "$DOCKER_HOST" >"$CHECK_ROOT/dockerd.log" 2>&1 9>&- &
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     docker info >/dev/null 2>&1 || { tail -20 "$CHECK_ROOT/dockerd.log"; return 1; }
     # Containers and volumes an interrupted run left in the data root: every start is a first one.
@@ -192,6 +192,13 @@ wait_for_services() {
     done
 }
 
+# One check at a time per CHECK_ROOT: a second one waits (the lock goes with this process).
+mkdir -p "$CHECK_ROOT"
+exec 9>"$CHECK_ROOT/lock"
+if ! flock -n 9; then
+    echo "==> waiting for the compose check already running under $CHECK_ROOT"
+    flock 9
+fi
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
