@@ -6,6 +6,4 @@ RUN apt-get update -qq \
         python3 python3-venv ca-certificates \
     && ln -s /usr/bin/python3 /usr/local/bin/python \
     && rm -rf /var/lib/apt/lists/*
-# Like the official image: UTF-8 by default (Debian's bare locale is ASCII, which breaks text I/O).
-ENV LANG=C.UTF-8
 CMD ["python3"]
