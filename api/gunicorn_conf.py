@@ -2,11 +2,14 @@
 
 The worker is api.gunicorn_worker.ApiWorker, gunicorn's threaded worker reading request heads
 without holding a thread, so idle or trickling clients cannot pin the API (see that module).
-The app is not preloaded in the master: each worker runs `create_app()`, which loads the
-production models and starts its own promotion watcher before the worker accepts requests
-(threads and pooled connections do not survive a fork).
+The app is not preloaded in the master: each worker runs `create_app()`, which starts its own
+promotion watcher, prediction log writer and connection pools (threads and pooled connections
+do not survive a fork). The production models, though, are loaded once by the master before it
+forks (`when_ready`), so the workers share their memory pages; a worker then loads only what
+was promoted after that, as before (see docs/performance.md, Memory).
 """
 
+import gc
 import os
 
 # Natively this machine only, as .env.example says; the images set HOST=0.0.0.0.
@@ -33,6 +36,40 @@ errorlog = "-"
 accesslog = "-" if os.environ.get("ACCESS_LOG", "").lower() in ("1", "true", "yes") else None
 # A request line or header larger than this is refused by gunicorn before the app sees it.
 limit_request_line = 8190
+
+
+def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """Load the production models in the master, before the first fork, for the workers to
+    inherit; if that fails the workers load their own, as without this hook."""
+    from threadpoolctl import threadpool_limits
+
+    # gunicorn reads this file in every process that starts it (`skserve api` checks it too);
+    # only the master, once ready, needs the app's code.
+    from api.app import make_api_engine  # lazily: see above
+    from db import model_store  # the workers' store reads `inherited`
+    from db.engine import make_session_factory  # lazily: see above
+    from settings import load_settings  # lazily: see above
+
+    try:
+        settings = load_settings()
+        engine = make_api_engine(settings)
+        try:
+            sessions = make_session_factory(engine)
+            store = model_store.ModelStore(sessions, fast_path=settings.fast_path)
+            # One thread: an OpenMP pool started here (HistGradientBoosting) would not survive
+            # the fork.
+            with threadpool_limits(limits=1):
+                store.preload()
+        finally:
+            engine.dispose()  # no pooled connection may cross the fork
+    except Exception as exc:  # a fresh or unreachable database: the workers load their own
+        server.log.warning("no models loaded before the fork (%s: %s)", type(exc).__name__, exc)
+        return
+    model_store.inherited.update({(m.name, m.version): m for m in store.loaded()})
+    loaded = ", ".join(f"{name} v{version}" for name, version in model_store.inherited)
+    server.log.info("loaded before forking the workers: %s", loaded or "no production model")
+    # Later collections would touch every inherited object and unshare its pages.
+    gc.freeze()
 
 
 def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature

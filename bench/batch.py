@@ -11,7 +11,11 @@ are started once and preloaded, then one job is submitted and timed from its fir
 starting to its last chunk finishing (the job's own started_at/finished_at). The baseline does
 the same work without jobs: N/2 rows per process, read with COPY, predict_frame, written with
 the same binary COPY, in 2 processes started beforehand. The first run checks that exactly N
-result rows exist, one per id, and that a sample equals `pipeline.predict` in this process.
+result rows exist, one per id, and that a sample equals `pipeline.predict` in this process, and
+then streams that job's results as CSV from a `skserve api` (GET /jobs/<id>/results?format=csv)
+to time it. While jobs run, every worker process (RQ's work horses included) has its RSS sampled
+every 0.2 s. Issue 12's targets: the job within 1.15x the in-process time, every worker under
+600 MB, the CSV at >= 1,000,000 rows/s.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -41,6 +47,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 TABLE = "bench_features"
 MODEL = "adult"
 SAMPLE = 20_000
+JOB_RATIO, WORKER_RSS_MB, CSV_ROWS_PER_S = 1.15, 600, 1_000_000  # issue 12's targets
 FEATURES = (
     "age, workclass, fnlwgt, education, education_num, marital_status, occupation, "
     "relationship, race, sex, capital_gain, capital_loss, hours_per_week, native_country"
@@ -269,6 +276,60 @@ def run_baseline(url: str, version: int, rows: int, processes: int, step: int | 
     return max(end for _, end, _ in timings) - min(start for start, _, _ in timings)
 
 
+class RssSampler(threading.Thread):
+    """The largest RSS seen, in MB, over the given processes and all their children."""
+
+    def __init__(self, processes: list[subprocess.Popen], interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.interval = [p.pid for p in processes], interval
+        self.peak_mb, self.samples = 0.0, 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stopping.wait(self.interval):
+            for pid in self.pids:
+                try:
+                    parent = psutil.Process(pid)
+                    tree = [parent, *parent.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for process in tree:
+                    try:
+                        rss = process.memory_info().rss / 2**20
+                    except psutil.Error:
+                        continue
+                    self.peak_mb = max(self.peak_mb, rss)
+            self.samples += 1
+
+    def stop(self) -> float:
+        """Stop sampling; the peak RSS in MB."""
+        self.stopping.set()
+        self.join()
+        return self.peak_mb
+
+
+def stream_csv(database_url: str, redis_url: str, job_id: str, rows: int) -> float:
+    """GET the job's results as CSV from a `skserve api`, counting lines: rows per second."""
+    from bench.harness import start_api, wait_ready
+
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"}
+    server = start_api("csv", workers=1, env=env)
+    try:
+        wait_ready(server, path="/health")
+        url = f"{server.url}/jobs/{job_id}/results?format=csv"
+        started, lines = time.perf_counter(), 0
+        with urllib.request.urlopen(url, timeout=60) as response:
+            while chunk := response.read(1 << 20):
+                lines += chunk.count(b"\n")
+        seconds = time.perf_counter() - started
+    finally:
+        server.stop()
+    assert lines == rows + 1, f"{lines - 1:,} CSV rows for {rows:,} results"
+    return rows / seconds
+
+
 def main() -> None:
     """Prepare, start the workers, time the runs, print one table."""
     args = parse_args()
@@ -283,12 +344,16 @@ def main() -> None:
     context = JobContext.from_settings(settings)
     model = context.store.production(MODEL)
     workers = start_workers(args.workers, args.database_url, args.redis_url)
-    runs, check = [], ""
+    runs, check, csv_rate = [], "", 0.0
+    sampler = RssSampler(workers)
+    sampler.start()
     try:
         for number in range(1, args.runs + 1):
             job = run_job(context, args.redis_url, args.chunk_rows)
             if number == 1:
                 check = check_results(engine, job, args.rows, args.check_all)
+                csv_rate = stream_csv(args.database_url, args.redis_url, job.id, args.rows)
+                print(f"results as CSV: {csv_rate:,.0f} rows/s", flush=True)
             delete_results(engine, job.id)
             url, version = args.database_url, model.version
             chunked = run_baseline(url, version, args.rows, args.workers, job.chunk_rows)
@@ -300,8 +365,18 @@ def main() -> None:
                 flush=True,
             )
     finally:
+        peak_mb = sampler.stop()
         stop_workers(workers)
     report(args, model, runs, check)
+    print(
+        f"worker RSS: peak {peak_mb:.0f} MB over {sampler.samples} samples of every worker "
+        f"process and work horse (target < {WORKER_RSS_MB} MB: "
+        f"{'met' if peak_mb < WORKER_RSS_MB else 'missed'})"
+    )
+    print(
+        f"results as CSV, streamed from the API: {csv_rate:,.0f} rows/s (target >= "
+        f"{CSV_ROWS_PER_S:,} rows/s: {'met' if csv_rate >= CSV_ROWS_PER_S else 'missed'})"
+    )
 
 
 def report(args: argparse.Namespace, model, runs: list[tuple], check: str) -> None:
@@ -328,6 +403,11 @@ def report(args: argparse.Namespace, model, runs: list[tuple], check: str) -> No
             f"{label:<8}"
             + "".join(f"{fmt.format(v):>13}" for fmt, v in zip(formats, values, strict=True))
         )
+    ratio = medians[0] / medians[1]
+    print(
+        f"job / in-process chunked, median: {ratio:.2f}x (target <= {JOB_RATIO}x: "
+        f"{'met' if ratio <= JOB_RATIO else 'missed'})"
+    )
     print(f"check: {check}")
 
 

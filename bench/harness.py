@@ -5,6 +5,7 @@ Imported by the scripts in this folder (run as `python bench/<script>.py`), neve
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -52,6 +53,15 @@ end
 """
 
 
+def parse_bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the command line and add the bench database and Redis of the environment
+    (BENCH_DATABASE_URL, BENCH_REDIS_URL) as `database_url` and `redis_url`."""
+    args = parser.parse_args()
+    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    return args
+
+
 def require_wrk() -> str:
     """The path of wrk, or exit saying how to install it."""
     path = shutil.which("wrk")
@@ -90,10 +100,28 @@ def check_services(database_url: str, redis_url: str) -> None:
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
+    """A TCP port nothing listens on right now: within BENCH_PORTS ("first-last") when set,
+    for machines where each user owns a range, else any the kernel offers."""
+    span = os.environ.get("BENCH_PORTS", "")
+    first, last = (int(p) for p in span.split("-")) if span else (0, 0)
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port in _PORTS_GIVEN:
+                continue
+            _PORTS_GIVEN.add(port)
+            return port
+    if span:
+        raise SystemExit(f"no free port in BENCH_PORTS={span}")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+_PORTS_GIVEN: set[int] = set()  # handed out but perhaps not bound yet by the server
 
 
 def skserve_command() -> list[str]:
@@ -108,15 +136,13 @@ def skserve_command() -> list[str]:
 
 
 @dataclass
-class ApiServer:
-    """`skserve api` running as a subprocess (the process is gunicorn's master)."""
+class Server:
+    """A server running as a subprocess in its own process group (gunicorn: the master)."""
 
     name: str
     port: int
     process: subprocess.Popen
     log_path: Path
-    fast_path: bool | None = None  # as GET /models/<name> reports it
-    fast_path_reason: str | None = None
     stopped: bool = field(default=False, repr=False)
 
     @property
@@ -137,13 +163,23 @@ class ApiServer:
         return sorted(pids)
 
     def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each worker in MB (empty where /proc is not available)."""
+        """Resident memory of each worker in MB."""
+        return [memory["rss_mb"] for memory in self.worker_memory()]
+
+    def worker_memory(self) -> list[dict[str, float]]:
+        """Each worker's RSS, USS (pages no other process shares) and PSS, in MB."""
+        import psutil
+
         sizes = []
         for pid in self.worker_pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) / 1024)
-        return sizes
+            try:
+                info = psutil.Process(pid).memory_full_info()
+            except psutil.Error:
+                continue
+            sizes.append(
+                {name: round(getattr(info, name) / 2**20, 1) for name in ("rss", "uss", "pss")}
+            )
+        return [{f"{k}_mb": v for k, v in size.items()} for size in sizes]
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the server's output, for error messages."""
@@ -166,20 +202,56 @@ class ApiServer:
         self.log_path.unlink(missing_ok=True)
 
 
-def start_api(name: str, *, workers: int, env: dict[str, str]) -> ApiServer:
-    """Start `skserve api --workers N --port P` in its own process group."""
-    port = free_port()
+@dataclass
+class ApiServer(Server):
+    """`skserve api` running as a subprocess."""
+
+    fast_path: bool | None = None  # as GET /models/<name> reports it
+    fast_path_reason: str | None = None
+
+
+def start_server(
+    name: str, command: list[str], *, env: dict[str, str], cwd: Path = ROOT, port: int
+) -> Server:
+    """Start `command` in its own process group, its output to a temporary log."""
     log_path = Path(tempfile.mkstemp(prefix=f"skserve-bench-{name}-", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*skserve_command(), "api", "--api-workers", str(workers), "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, **env, "HOST": "127.0.0.1"},
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return ApiServer(name, port, process, log_path)
+    return Server(name, port, process, log_path)
+
+
+def start_api(
+    name: str,
+    *,
+    workers: int,
+    env: dict[str, str],
+    cli: Path | None = None,
+    cwd: Path = ROOT,
+    source: Path | None = None,
+) -> ApiServer:
+    """Start `skserve api --port P` with WEB_CONCURRENCY=workers. Another checkout: `cli` and
+    `cwd` run its own skserve (its own venv); `source` runs its code with this environment's
+    libraries."""
+    port = free_port()
+    command = [str(cli) if cli else skserve_command()[0]]
+    if source is not None:
+        command = [sys.executable, "-c", "from skserve.cli import main; main()"]
+        cwd, env = source, {**env, "PYTHONPATH": str(source)}
+    started = start_server(
+        name,
+        [*command, "api", "--port", str(port)],
+        env={**env, "WEB_CONCURRENCY": str(workers), "HOST": "127.0.0.1"},
+        cwd=cwd,
+        port=port,
+    )
+    return ApiServer(name, port, started.process, started.log_path)
 
 
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
@@ -193,16 +265,17 @@ def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
         return 0, None
 
 
-def wait_ready(server: ApiServer, timeout: float = 180.0) -> None:
-    """Wait for GET /ready to answer 200 (database, Redis and the default model usable)."""
+def wait_ready(server: Server, timeout: float = 180.0, path: str = "/ready") -> None:
+    """Wait for GET `path` to answer 200 (skserve's /ready: database, Redis and the default
+    model usable)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise SystemExit(f"{server.name} API exited:\n{server.log_tail()}")
-        if get_json(f"{server.url}/ready")[0] == 200:
+            raise SystemExit(f"{server.name} exited:\n{server.log_tail()}")
+        if get_json(f"{server.url}{path}")[0] == 200:
             return
         time.sleep(0.5)
-    raise SystemExit(f"{server.name} API not ready after {timeout:.0f} s:\n{server.log_tail()}")
+    raise SystemExit(f"{server.name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
 
 
 @dataclass(frozen=True)
@@ -296,3 +369,77 @@ def run_wrk(
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
     )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One wrk cell: what to request and with how many connections."""
+
+    name: str
+    path: str
+    script: str
+    connections: int
+
+
+def run_interleaved(
+    wrk: str,
+    servers: list[Server],
+    cases: list[Case] | dict[str, list[Case]],
+    *,
+    passes: int,
+    seconds: float,
+    warmup_seconds: float = 1.0,
+) -> dict[tuple[str, str], list[WrkResult]]:
+    """Every case on every server, `passes` times: the servers' order flips each pass so that
+    the machine's load drifts over all of them alike. `cases` is one list for all servers, or
+    one per server name (servers speaking different protocols: same case names, own bodies).
+    Returns the results by (server name, case name); progress lines go to stderr."""
+    plan = cases if isinstance(cases, dict) else {server.name: cases for server in servers}
+    runs: dict[tuple[str, str], list[WrkResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
+        workdir = Path(folder)
+
+        def run(server: Server, case: Case, connections: int, duration: float) -> WrkResult:
+            return run_wrk(
+                wrk,
+                server.url + case.path,
+                case.script,
+                connections=connections,
+                seconds=duration,
+                workdir=workdir,
+            )
+
+        for server in servers:  # warm-up: first requests, caches, lazily built state
+            for case in plan[server.name]:
+                run(server, case, min(case.connections, 2), warmup_seconds)
+        for number in range(passes):
+            for index in range(len(plan[servers[0].name])):
+                for server in servers if number % 2 == 0 else servers[::-1]:
+                    case = plan[server.name][index]
+                    result = run(server, case, case.connections, seconds)
+                    runs.setdefault((server.name, case.name), []).append(result)
+                    print(
+                        f"pass {number + 1}/{passes} {case.name:<20} {server.name:<14} "
+                        f"{result.rps:8.1f} req/s p50 {result.p50_ms:6.2f} ms "
+                        f"p99 {result.p99_ms:7.2f} ms errors {result.errors}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    return runs
+
+
+def interleaved_rps(
+    wrk: str,
+    servers: list[Server],
+    paths: dict[str, str],
+    script: str,
+    *,
+    connections: int,
+    seconds: float,
+    passes: int,
+) -> dict[str, list[float]]:
+    """Requests per second of each server (at its path in `paths`) for one body, pass after
+    pass, servers interleaved (run_interleaved with one case)."""
+    cases = {s.name: [Case("single row", paths[s.name], script, connections)] for s in servers}
+    runs = run_interleaved(wrk, servers, cases, passes=passes, seconds=seconds)
+    return {s.name: [round(r.rps, 1) for r in runs[(s.name, "single row")]] for s in servers}

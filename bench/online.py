@@ -20,8 +20,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -34,16 +34,17 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
+    ROOT,
     ApiServer,
+    Case,
     check_services,
     get_json,
     lua_get_ids,
     lua_post,
     median_result,
+    parse_bench_args,
     require_wrk,
-    run_wrk,
+    run_interleaved,
     start_api,
     wait_ready,
     wrk_version,
@@ -73,15 +74,25 @@ def parse_args() -> argparse.Namespace:
         help="only the V2 infer and /invocations rows against the native route (fast path)",
     )
     parser.add_argument(
+        "--log-cost",
+        action="store_true",
+        help="only the fast path with the prediction log at its default against sample 0",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        type=Path,
+        help="only this checkout's fast path against another checkout's (its own .venv and "
+        "a database of its own, BENCH_DATABASE_URL with _against appended)",
+    )
+    parser.add_argument(
         "--json",
         default=str(Path(__file__).resolve().parent / "results" / "online.json"),
         help="where to write the results ('-' for stdout, '' for nowhere)",
     )
-    args = parser.parse_args()
+    args = parse_bench_args(parser)
     args.seconds = args.seconds or (2.0 if args.quick else 5.0)
     args.passes = args.passes or (1 if args.quick else 3)
-    args.database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    args.redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     return args
 
 
@@ -104,13 +115,16 @@ def prepare(database_url: str) -> Any:
     return spec
 
 
-def read_payloads(database_url: str, spec: Any) -> dict[str, Any]:
-    """Real rows of the feature table: one record, 100 records, and the id range."""
+def read_payloads(database_url: str, spec: Any, *, complete: bool = False) -> dict[str, Any]:
+    """Real rows of the feature table: one record, 100 records, and the id range; `complete`
+    keeps only rows without missing values (for pipelines whose training saw none)."""
     engine = sa.create_engine(database_url)
     table = sa.table(spec.feature_table, *(sa.column(c) for c in [spec.id_column, *spec.features]))
     id_column = table.c[spec.id_column]
+    query = sa.select(*(table.c[f] for f in spec.features)).order_by(id_column).limit(100)
+    if complete:
+        query = query.where(*(table.c[f].is_not(None) for f in spec.features))
     with engine.connect() as connection:
-        query = sa.select(*(table.c[f] for f in spec.features)).order_by(id_column).limit(100)
         records = [dict(row) for row in connection.execute(query).mappings()]
         first, last = connection.execute(
             sa.select(sa.func.min(id_column), sa.func.max(id_column))
@@ -195,37 +209,31 @@ def scripts(payloads: dict) -> dict[str, tuple[str, str]]:
 def run_matrix(
     args: argparse.Namespace, wrk: str, servers: list[ApiServer], payloads: dict
 ) -> dict[tuple[str, str, int], dict]:
-    """Every scenario x connections x server; key cells --passes times, servers interleaved."""
+    """Every scenario x connections x server once, then the key cells --passes times in all,
+    servers interleaved; medians by (server, scenario, connections)."""
     plan = scripts(payloads)
-    runs: dict[tuple[str, str, int], list] = {}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as workdir:
-        for server in servers:  # warm-up: first requests, entity table checks, caches
-            for path, script in plan.values():
-                run_wrk(
-                    wrk, server.url + path, script, connections=2, seconds=1, workdir=Path(workdir)
-                )
-        for attempt in range(args.passes):
-            for scenario, label, _ in SCENARIOS:
-                for connections in CONNECTIONS:
-                    if attempt and (scenario, connections) not in KEY_CELLS:
-                        continue
-                    for server in servers:
-                        path, script = plan[scenario]
-                        result = run_wrk(
-                            wrk,
-                            server.url + path,
-                            script,
-                            connections=connections,
-                            seconds=args.seconds,
-                            workdir=Path(workdir),
-                        )
-                        runs.setdefault((server.name, scenario, connections), []).append(result)
-                        log(
-                            f"pass {attempt + 1} {server.name:5} {label:10} c={connections:<2} "
-                            f"{result.rps:8.1f} req/s p50 {result.p50_ms:7.2f} ms "
-                            f"p99 {result.p99_ms:7.2f} ms errors {result.errors}"
-                        )
-    return {key: median_result(results) for key, results in runs.items()}
+
+    def cases(key_cells_only: bool) -> list[Case]:
+        return [
+            Case(f"{scenario} c={c}", *plan[scenario], c)
+            for scenario, _, _ in SCENARIOS
+            for c in CONNECTIONS
+            if not key_cells_only or (scenario, c) in KEY_CELLS
+        ]
+
+    runs = run_interleaved(wrk, servers, cases(False), passes=1, seconds=args.seconds)
+    if args.passes > 1:
+        more = run_interleaved(
+            wrk, servers, cases(True), passes=args.passes - 1, seconds=args.seconds
+        )
+        for key, results in more.items():
+            runs[key].extend(results)
+    return {
+        (server.name, scenario, c): median_result(runs[(server.name, f"{scenario} c={c}")])
+        for server in servers
+        for scenario, _, _ in SCENARIOS
+        for c in CONNECTIONS
+    }
 
 
 def evaluate(cells: dict, rss: dict[str, list[float]]) -> list[dict]:
@@ -386,6 +394,8 @@ def main() -> None:
     servers: list[ApiServer] = []
     if args.protocols_only:
         return main_protocols(args, wrk, payloads, started)
+    if args.log_cost or args.against:
+        return main_compare(args, wrk, payloads, started, load_at_start)
     try:
         start_servers(args, servers)
         cells = run_matrix(args, wrk, servers, payloads)
@@ -429,7 +439,7 @@ def main() -> None:
 def measure_protocols(args: argparse.Namespace, wrk: str, server: ApiServer, payloads: dict):
     """V2 infer and /invocations beside the native route on the fast-path server."""
     log("protocol rows: native, V2 infer and /invocations at 8 clients")
-    return run_protocols(wrk, server.url, payloads, seconds=args.seconds, passes=args.passes)
+    return run_protocols(wrk, server, payloads, seconds=args.seconds, passes=args.passes)
 
 
 def main_protocols(args: argparse.Namespace, wrk: str, payloads: dict, started) -> None:
@@ -447,6 +457,118 @@ def main_protocols(args: argparse.Namespace, wrk: str, payloads: dict, started) 
         args.json.replace("online.json", "protocols.json"),
         {"protocols": [{"route": r, "rows": n, **v} for (r, n), v in protocols.items()]},
     )
+
+
+# The cells of the two-server comparisons (--log-cost, --against).
+COMPARED = (("single", 1), ("single", 8), ("rows100", 8))
+LOG_COST_LIMIT = 0.10  # issue 12: the default log may cost at most 10 % against sample 0
+
+
+def compared_variants(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The two servers of --log-cost or --against: name, environment, CLI, folder, database."""
+    env = {
+        "REDIS_URL": args.redis_url,
+        "DEFAULT_MODEL": "adult",
+        "FAST_PATH": "true",
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+    }
+    here = {"cli": None, "cwd": ROOT, "database_url": args.database_url}
+    if args.log_cost:
+        return [
+            {"name": "log default", "env": env, **here},
+            {"name": "log off", "env": {**env, "PREDICTION_LOG_SAMPLE": "0"}, **here},
+        ]
+    other = args.against.resolve()
+    other_url = str(sa.make_url(args.database_url).set(database=f"{database_name(args)}_against"))
+    log(f"preparing {other_url} with {other}'s own code")
+    subprocess.run(
+        [
+            str(other / ".venv" / "bin" / "python"),
+            "-c",
+            "import sys; sys.path.insert(0, '.'); from bench.online import prepare; "
+            f"prepare({other_url!r})",
+        ],
+        cwd=other,
+        check=True,
+        stdout=sys.stderr,
+    )
+    return [
+        {"name": "this checkout", "env": env, **here},
+        {
+            "name": other.name,
+            "env": env,
+            "cli": other / ".venv" / "bin" / "skserve",
+            "cwd": other,
+            "database_url": other_url,
+        },
+    ]
+
+
+def database_name(args: argparse.Namespace) -> str:
+    """The bench database's name."""
+    return sa.make_url(args.database_url).database
+
+
+def main_compare(args: argparse.Namespace, wrk: str, payloads: dict, started, load) -> None:
+    """--log-cost or --against: two fast-path servers, interleaved passes, medians, ratios."""
+    variants = compared_variants(args)
+    plan = scripts(payloads)
+    cases = [
+        Case(f"{scenario} c={c}", plan[scenario][0], plan[scenario][1], c)
+        for scenario, c in COMPARED
+    ]
+    servers: list[ApiServer] = []
+    try:
+        for variant in variants:
+            servers.append(
+                start_api(
+                    variant["name"],
+                    workers=args.workers,
+                    env={**variant["env"], "DATABASE_URL": variant["database_url"]},
+                    cli=variant["cli"],
+                    cwd=variant["cwd"],
+                )
+            )
+        for server in servers:
+            wait_ready(server)
+            _, info = get_json(f"{server.url}/models/adult")
+            log(f"{server.name} on {server.url}: fast_path={(info or {}).get('fast_path')}")
+        runs = run_interleaved(wrk, servers, cases, passes=args.passes, seconds=args.seconds)
+        memory = {server.name: server.worker_memory() for server in servers}
+    finally:
+        for server in servers:
+            server.stop()
+    for url in {variant["database_url"] for variant in variants}:
+        delete_logged_predictions(url, started)
+    first, second = (server.name for server in servers)
+    medians = {key: median_result(results) for key, results in runs.items()}
+    print(
+        f"{first} against {second}, {started:%Y-%m-%d %H:%M} UTC: gunicorn {args.workers} "
+        f"workers each, {wrk_version(wrk)} (1 thread), {args.seconds:g} s per cell, medians of "
+        f"{args.passes} interleaved passes; load average {load[0]:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end\n"
+    )
+    print(f"| cell | {first} req/s | p50 ms | {second} req/s | p50 ms | ratio | passes |")
+    print("|---|---|---|---|---|---|---|")
+    for case in cases:
+        a, b = medians[(first, case.name)], medians[(second, case.name)]
+        ratio = a["rps"] / max(b["rps"], 1e-9)
+        verdict = ""
+        if args.log_cost:
+            met = ratio >= 1 - LOG_COST_LIMIT
+            verdict = f" (log costs <= {LOG_COST_LIMIT:.0%}: {'met' if met else 'missed'})"
+        print(
+            f"| {case.name} | {a['rps']:,.0f} | {a['p50_ms']:.2f} | {b['rps']:,.0f} "
+            f"| {b['p50_ms']:.2f} | {ratio:.2f}x{verdict} | {a['rps_passes']} / "
+            f"{b['rps_passes']} |"
+        )
+    print()
+    for name, workers in memory.items():
+        shown = "; ".join(
+            f"RSS {w['rss_mb']:.0f} MB, USS {w['uss_mb']:.0f} MB, PSS {w['pss_mb']:.0f} MB"
+            for w in workers
+        )
+        print(f"{name} API workers: {shown}")
 
 
 if __name__ == "__main__":

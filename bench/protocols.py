@@ -8,12 +8,9 @@ throughput and 100-row requests within 15 %.
 from __future__ import annotations
 
 import json
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from bench.harness import lua_post, median_result, run_wrk
+from bench.harness import Case, Server, lua_post, median_result, run_interleaved
 
 CONNECTIONS = 8
 ROUTES = (
@@ -46,40 +43,20 @@ def bodies(payloads: dict) -> dict[tuple[str, int], str]:
     return out
 
 
-def run_protocols(wrk: str, url: str, payloads: dict, *, seconds: float, passes: int) -> dict:
+def run_protocols(wrk: str, server: Server, payloads: dict, *, seconds: float, passes: int):
     """Median req/s per (route, rows) at 8 clients, routes interleaved within each pass."""
     plan = bodies(payloads)
-    runs: dict[tuple[str, int], list] = {}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as workdir:
-        for (route, _rows), body in plan.items():  # warm-up
-            run_wrk(
-                wrk,
-                url + dict(ROUTES)[route],
-                lua_post(body),
-                connections=2,
-                seconds=1,
-                workdir=Path(workdir),
-            )
-        for attempt in range(passes):
-            for rows in TARGETS:
-                for route, path in ROUTES:
-                    result = run_wrk(
-                        wrk,
-                        url + path,
-                        lua_post(plan[(route, rows)]),
-                        connections=CONNECTIONS,
-                        seconds=seconds,
-                        workdir=Path(workdir),
-                    )
-                    runs.setdefault((route, rows), []).append(result)
-                    print(
-                        f"pass {attempt + 1} {route:6} {rows:3} row(s) c={CONNECTIONS} "
-                        f"{result.rps:8.1f} req/s p50 {result.p50_ms:6.2f} ms "
-                        f"errors {result.errors}",
-                        flush=True,
-                        file=sys.stderr,
-                    )
-    return {key: median_result(results) for key, results in runs.items()}
+    cases = [
+        Case(f"{route} {rows} row(s)", path, lua_post(plan[(route, rows)]), CONNECTIONS)
+        for rows in TARGETS
+        for route, path in ROUTES
+    ]
+    runs = run_interleaved(wrk, [server], cases, passes=passes, seconds=seconds)
+    return {
+        (route, rows): median_result(runs[(server.name, f"{route} {rows} row(s)")])
+        for rows in TARGETS
+        for route, _ in ROUTES
+    }
 
 
 def render_protocols(cells: dict) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,16 +21,18 @@ from bench.harness import (  # noqa: E402
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     ApiServer,
+    Case,
     check_services,
     median_result,
     require_wrk,
-    run_wrk,
+    run_interleaved,
     start_api,
     wait_ready,
 )
 from bench.online import prepare, read_payloads, scripts  # noqa: E402
 
 CONFIGURATIONS = {"sync": "--worker-class sync", "api_worker": ""}
+SCENARIOS = ("single", "by_id")
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,36 +69,23 @@ def main() -> None:
     spec = prepare(args.database_url)
     cases = scripts(read_payloads(args.database_url, spec))
     servers: dict[str, ApiServer] = {}
-    results: dict[str, dict[str, list]] = {n: {"single": [], "by_id": []} for n in CONFIGURATIONS}
     try:
         start(args, servers)
-        with tempfile.TemporaryDirectory() as workdir:
-            for number in range(args.passes):
-                for scenario in ("single", "by_id"):
-                    path, script = cases[scenario]
-                    for name, server in servers.items():  # alternate: same machine load
-                        result = run_wrk(
-                            wrk,
-                            server.url + path,
-                            script,
-                            connections=args.connections,
-                            seconds=args.seconds,
-                            workdir=Path(workdir),
-                        )
-                        results[name][scenario].append(result)
-                        print(
-                            f"pass {number + 1} {scenario:<6} {name:<10} {result.rps:8.0f} req/s "
-                            f"p50 {result.p50_ms:.2f} ms",
-                            file=sys.stderr,
-                        )
+        runs = run_interleaved(
+            wrk,
+            list(servers.values()),
+            [Case(scenario, *cases[scenario], args.connections) for scenario in SCENARIOS],
+            passes=args.passes,
+            seconds=args.seconds,
+        )
     finally:
         for server in servers.values():
             server.stop()
     summary = {
-        name: {scenario: median_result(runs) for scenario, runs in by_scenario.items()}
-        for name, by_scenario in results.items()
+        name: {scenario: median_result(runs[(name, scenario)]) for scenario in SCENARIOS}
+        for name in CONFIGURATIONS
     }
-    for scenario in ("single", "by_id"):
+    for scenario in SCENARIOS:
         base = summary["sync"][scenario]["rps"]
         summary["api_worker"][scenario]["ratio_to_sync"] = round(
             summary["api_worker"][scenario]["rps"] / base, 3

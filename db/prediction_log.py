@@ -4,6 +4,11 @@ Stored format (table `prediction_log`, one row per answered request; read it wit
 
 - `logged_at` (timestamp with time zone), `model_name`, `model_version`, `request_id` (the
   `X-Request-ID` echoed to the client), `rows` (rows predicted), `latency_ms`.
+- `role`: how the version came to predict: `production` (answered by the production version),
+  `canary` (answered by the canary for its share of traffic), `pinned` (the client asked for
+  this version with `?version=` or a versioned path), or `shadow` (predicted off the request
+  path for comparison, never returned; same `request_id` as the answer). Production also
+  shadows the canary's requests, so every canary answer has a production row to compare with.
 - `inputs` (PostgreSQL `json`): the predicted rows column by column, ``{"<feature>": [value of
   row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings as strings, missing,
   NaN and infinite values as null. Every array has `rows` elements; row ``i`` of the request is
@@ -60,6 +65,7 @@ COLUMNS = [
     "latency_ms",
     "inputs",
     "outputs",
+    "role",
 ]
 ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two strings
 
@@ -76,6 +82,7 @@ class LogEntry:
     latency_ms: float
     inputs: str | None
     outputs: str
+    role: str = "production"
 
     @property
     def size(self) -> int:
@@ -105,6 +112,9 @@ class PredictionLogger:
         self._pending: collections.deque[LogEntry] = collections.deque()
         self._pending_bytes = 0
         self._lock = threading.Lock()  # guards _pending_bytes and the counters
+        # Held while a batch is on its way to the database, so drain() returns only once
+        # everything queued before it is committed (not merely taken off the queue).
+        self._write_lock = threading.Lock()
         self._max_bytes = max_bytes
         self._max_entry_bytes = max_entry_bytes
         self._batch_size = batch_size
@@ -126,9 +136,14 @@ class PredictionLogger:
         latency_ms: float,
         inputs: dict[str, Any] | None,
         outputs: dict[str, Any],
+        role: str = "production",
     ) -> bool:
-        """Encode and queue one entry (subject to sampling); False when sampled out or dropped."""
-        if self._sample < 1.0 and random.random() >= self._sample:
+        """Encode and queue one entry (subject to sampling); False when sampled out or dropped.
+
+        Shadow entries are not sampled again: they are only made for requests that were logged.
+        """
+        sampled_out = self._sample < 1.0 and random.random() >= self._sample
+        if sampled_out and role != "shadow":
             return False
         entry = LogEntry(
             datetime.now(UTC),
@@ -139,6 +154,7 @@ class PredictionLogger:
             latency_ms,
             self._encode_inputs(inputs, rows),
             encode_columns(outputs, rows * max(len(outputs), 1)),
+            role,
         )
         return self._enqueue(entry)
 
@@ -184,6 +200,10 @@ class PredictionLogger:
 
     def flush(self) -> int:
         """Write up to one batch; returns the number of rows written."""
+        with self._write_lock:
+            return self._write_batch()
+
+    def _write_batch(self) -> int:
         batch: list[LogEntry] = []
         while self._pending and len(batch) < self._batch_size:
             batch.append(self._pending.popleft())
@@ -205,8 +225,9 @@ class PredictionLogger:
 
     def drain(self) -> None:
         """Write everything queued so far."""
-        while self._pending:
-            self.flush()
+        with self._write_lock:
+            while self._pending:
+                self._write_batch()
 
     def stop(self) -> None:
         """Stop the background thread, write what is left, close the pool."""

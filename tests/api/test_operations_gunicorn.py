@@ -6,6 +6,7 @@ import re
 import threading
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -20,7 +21,8 @@ TOKEN = "promotion-token"
 
 @pytest.fixture(scope="module")
 def server(pg_url, demo_tables, adult_spec, tmp_path_factory):
-    """Model `hot` with v1 in production and v2 registered, served by 2 gunicorn workers."""
+    """Model `hot` with v1 in production and v2 registered, served by 2 gunicorn workers:
+    (base URL, the gunicorn master's process)."""
     spec = small_adult_spec(adult_spec, "hot")
     train_model(demo_tables, spec, promotion=Promotion.ALWAYS)
     train_model(demo_tables, spec)
@@ -28,11 +30,12 @@ def server(pg_url, demo_tables, adult_spec, tmp_path_factory):
     base_url, process = start_api(
         {"DATABASE_URL": pg_url, "DEFAULT_MODEL": "hot", "ADMIN_TOKEN": TOKEN}, log
     )
-    yield base_url
+    yield base_url, process
     stop(process)
 
 
 def test_promotion_reaches_every_worker_within_two_seconds_without_failures(server):
+    server, _ = server
     stop_at = threading.Event()
     results: list[tuple[float, int, int | None]] = []  # (sent at, status, version)
 
@@ -79,7 +82,40 @@ def _counter(text: str, route: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def test_workers_forked_after_a_promotion_serve_the_promoted_version(server):
+    # The master loaded v1 before its first fork; workers it forks now inherit that copy and
+    # must still serve v2, promoted by the test above.
+    server, master = server
+    old = psutil.Process(master.pid).children()
+    assert len(old) == 2
+    for worker in old:
+        worker.kill()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = [w.pid for w in psutil.Process(master.pid).children()]
+        if len(new) == 2 and not {w.pid for w in old} & set(new) and _ready(server):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("gunicorn did not replace both workers within 60 s")
+    versions = set()
+    for _ in range(20):  # a new connection each time, so both workers take requests
+        response = requests.post(f"{server}/models/hot/predict", json=RECORD, timeout=10)
+        assert response.status_code == 200, response.text
+        versions.add(response.json()["version"])
+    assert versions == {2}
+
+
+def _ready(server: str) -> bool:
+    """GET /ready answers 200 (while both workers boot the request waits in the backlog)."""
+    try:
+        return requests.get(f"{server}/ready", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def test_metrics_count_every_request_across_workers(server):
+    server, _ = server
     before = _counter(requests.get(f"{server}/metrics", timeout=10).text, "/predict")
     for _ in range(60):  # a new connection each time, so both workers take requests
         assert requests.post(f"{server}/predict", json=RECORD, timeout=10).status_code == 200
