@@ -36,8 +36,10 @@ compose-config:
 	docker-compose config --quiet
 
 # Wheels for the offline image builds (Dockerfile.* install from wheelhouse/ with --no-index).
+# WHEELHOUSE=DIR downloads elsewhere (the compose check keeps one per content of the locks).
+WHEELHOUSE := wheelhouse
 wheelhouse: $(RUNTIME)
-	$(PY) -m pip download --quiet --only-binary=:all: -d wheelhouse \
+	$(PY) -m pip download --quiet --only-binary=:all: -d $(WHEELHOUSE) \
 		-r requirements-dev.lock -r deploy/build.lock
 
 # Builds the images, runs the compose stack for real, drives and breaks it, tears it down.

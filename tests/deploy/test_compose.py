@@ -29,7 +29,7 @@ HEALTHY, COMPLETED = "service_healthy", "service_completed_successfully"
 DEPENDENCIES = {
     "migrate": {"postgres": HEALTHY},
     "trainer": {"postgres": HEALTHY, "migrate": COMPLETED},
-    "api": {"postgres": HEALTHY, "redis": HEALTHY, "migrate": COMPLETED, "trainer": COMPLETED},
+    "api": {"postgres": HEALTHY, "redis": HEALTHY, "migrate": COMPLETED},
     "worker": {"postgres": HEALTHY, "redis": HEALTHY, "migrate": COMPLETED, "trainer": COMPLETED},
     "test": {"postgres": HEALTHY, "redis": HEALTHY},
     "proxy": {"api": HEALTHY},

@@ -88,13 +88,6 @@ def test_cmd_is_the_native_skserve_command(name):
     assert result.exit_code == 0, result.output
 
 
-def test_api_image_has_an_exec_form_healthcheck_on_health():
-    healthcheck = effective(read_dockerfile(DOCKERFILES["api"]), "HEALTHCHECK")
-    assert healthcheck is not None
-    argv = exec_form(healthcheck[healthcheck.index("CMD ") + 4 :])
-    assert argv[:2] == ["python", "-c"] and "/health" in argv[2]
-
-
 def test_dockerignore_keeps_local_state_out_of_the_context():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var", ".env", "**/__pycache__"} <= ignored
