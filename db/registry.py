@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from db.engine import is_postgres
 from db.tables import model_versions
 from inference.artifact import ArtifactMetadata, sha256_of
-from inference.inspection import InvalidPipelineError, inspect_pipeline
+from inference.inspection import InvalidPipelineError
+from inference.isolated_inspection import InspectionLimits, inspect_isolated
+from settings import Settings
 
 # Model names appear in URLs, logs and metrics labels: plain, and as long as the column.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -246,6 +248,11 @@ def delete_version(session: Session, *, name: str, version: int) -> None:
     )
 
 
+def inspection_limits(settings: Settings) -> InspectionLimits:
+    """The UPLOAD_INSPECT_* limits of checking a pipeline file made elsewhere."""
+    return InspectionLimits(settings.upload_inspect_seconds, settings.upload_inspect_memory_mib)
+
+
 def register_pipeline(
     session: Session,
     *,
@@ -253,8 +260,10 @@ def register_pipeline(
     data: bytes,
     schema: dict[str, Any] | None = None,
     source: str = "upload",
+    limits: InspectionLimits | None = None,
 ) -> VersionRecord:
-    """Inspect pipeline bytes made elsewhere and store them as the next version of `name`.
+    """Inspect pipeline bytes made elsewhere (in a child process within `limits`) and store
+    them as the next version of `name`.
 
     Raises inference.inspection.InvalidPipelineError, storing nothing, when they cannot serve
     (or the name cannot be registered).
@@ -263,7 +272,7 @@ def register_pipeline(
         check_model_name(name)  # before unpickling anything
     except InvalidModelName as exc:
         raise InvalidPipelineError(str(exc)) from None
-    metadata = inspect_pipeline(data, schema)
+    metadata = inspect_isolated(data, schema, limits)
     return register_version(
         session,
         name=name,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
+from api.auth import is_admin
 from api.error_handlers import ANSWERABLE, describe, error_response
+from api.public_url import public_base_url
 from api.services import Services, services
 from api.usage import build_usage
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/health")
@@ -22,28 +26,49 @@ def health() -> dict[str, str]:
 
 @bp.get("/ready")
 def ready() -> Response | dict[str, Any]:
-    """Readiness: 200 when the database, Redis and the default model are usable, else 503."""
+    """Readiness: 200 when the database, Redis and the default model are usable, else 503.
+
+    Anonymous callers see which checks fail; why (hosts, ports, driver errors) is logged and
+    shown only to the admin token.
+    """
     svc = services()
     checks = {
         "database": check_database(svc),
         "redis": check_redis(svc),
         "default_model": check_default_model(svc),
     }
-    failing = {name: check for name, check in checks.items() if not check["ok"]}
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    reasons = "; ".join(f"{name}: {checks[name]['detail']}" for name in failing)
+    if failing:
+        log.warning("not ready: %s", reasons)
     if svc.store.failures:
         checks["load_failures"] = {
             name: f"v{f.version}: {f.error}" for name, f in svc.store.failures.items()
         }
+    if not is_admin(request.headers.get("Authorization")):
+        checks, reasons = anonymous_checks(checks), ", ".join(failing)
     if failing:
-        message = "; ".join(f"{name}: {check['detail']}" for name, check in failing.items())
-        return error_response(503, "NOT_READY", f"not ready: {message}", {"checks": checks})
+        return error_response(503, "NOT_READY", f"not ready: {reasons}", {"checks": checks})
     return {"status": "ready", "checks": checks}
+
+
+def anonymous_checks(checks: dict[str, Any]) -> dict[str, Any]:
+    """The checks without their details; failed model loads by name and version only."""
+    shown: dict[str, Any] = {
+        name: {"ok": check["ok"]} for name, check in checks.items() if name != "load_failures"
+    }
+    if "load_failures" in checks:
+        shown["load_failures"] = {
+            name: text.partition(":")[0] for name, text in checks["load_failures"].items()
+        }
+    return shown
 
 
 @bp.get("/usage")
 def usage() -> dict[str, Any]:
     """How to call the API, with examples built from the served models."""
-    return build_usage(services(), request.host_url)
+    svc = services()
+    return build_usage(svc, public_base_url(request, svc.settings))
 
 
 def _check(ok: bool, detail: str) -> dict[str, Any]:

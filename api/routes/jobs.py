@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request, url_for
 from werkzeug.utils import secure_filename
 
 from api import errors
+from api.auth import admin_required
 from api.codecs import parse_json
 from api.request_checks import form_value
 from api.services import parse_version, services
@@ -71,8 +72,9 @@ def job_status(job_id: str) -> dict[str, Any]:
 
 
 @bp.delete("/jobs/<job_id>")
+@admin_required
 def cancel_job(job_id: str) -> dict[str, Any]:
-    """Cancel a queued or started job: its remaining chunks do not run."""
+    """Admin: cancel a queued or started job; its remaining chunks do not run."""
     return job_json(services().dispatcher.cancel(job_id))
 
 

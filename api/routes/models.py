@@ -64,8 +64,12 @@ def download_artifact(name: str, version: str) -> Response:
 def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
     data, schema = _uploaded_pipeline()
-    with services().sessions() as session, session.begin():
-        record = registry.register_pipeline(session, name=name, data=data, schema=schema)
+    svc = services()
+    limits = registry.inspection_limits(svc.settings)
+    with svc.sessions() as session, session.begin():
+        record = registry.register_pipeline(
+            session, name=name, data=data, schema=schema, limits=limits
+        )
     location = url_for("models.show_version", name=name, version=record.version)
     return version_summary(record), 201, {"Location": location}
 

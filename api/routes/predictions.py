@@ -10,6 +10,7 @@ from flask import Blueprint, request
 from api import errors
 from api.bodies import read_body
 from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
+from api.public_url import public_base_url
 from api.services import services
 from api.serving import serve
 from api.usage import build_usage
@@ -49,7 +50,7 @@ def predict_default_query() -> dict[str, Any]:
     """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
     svc = services()
     if not request.args:
-        return build_usage(svc, request.host_url)
+        return build_usage(svc, public_base_url(request, svc.settings))
     model = svc.model(svc.default_model_name(), request.args.get("version"))
     return predict_rows(model, query_rows())
 

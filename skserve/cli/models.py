@@ -102,15 +102,21 @@ def promote(name: str, version: int) -> None:
 @click.option("--promote", "promote_now", is_flag=True, help="Promote the new version.")
 def register(name: str, path: Path, schema_path: str | None, promote_now: bool) -> None:
     """Register a cloudpickled pipeline file (e.g. ./binary/pipeline.pkl) as a new version."""
+    from db.registry import inspection_limits, register_pipeline
     from db.registry import promote as promote_version
-    from db.registry import register_pipeline
     from inference.inspection import InvalidPipelineError
 
     schema = json.loads(Path(schema_path).read_text()) if schema_path else None
+    settings = cli_settings()
     try:
-        with session_scope(cli_settings()) as session:
+        with session_scope(settings) as session:
             record = register_pipeline(
-                session, name=name, data=path.read_bytes(), schema=schema, source=str(path)
+                session,
+                name=name,
+                data=path.read_bytes(),
+                schema=schema,
+                source=str(path),
+                limits=inspection_limits(settings),
             )
             if promote_now:
                 promote_version(session, name=name, version=record.version)
