@@ -159,7 +159,7 @@ def preload_models(store: ModelStore) -> None:
 
 
 def register_model_file(
-    sessions: sessionmaker[Session], path: str, name: str, limits: InspectionLimits
+    sessions: sessionmaker[Session], path: str, name: str, limits: InspectionLimits | None = None
 ) -> None:
     """Register MODEL_PATH under `name` unless these bytes are already registered.
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from api import errors
-from api.bodies import read_body
+from api.bodies import request_body
 from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
 from api.public_url import public_base_url
 from api.services import services
@@ -60,7 +60,7 @@ def predict_body(model: LoadedModel) -> dict[str, Any]:
     max_rows = services().settings.max_rows_per_request
     decoded = decode_body(
         request.mimetype,
-        read_body(request.stream, request.mimetype, max_rows=max_rows),
+        request_body(model, max_rows),
         max_rows=max_rows,
         categorical=[f.name for f in model.schema.features if f.kind == "categorical"],
     )
