@@ -394,7 +394,7 @@ def guarded_app(api_settings):
         api_settings,
         api_token=API_TOKEN,
         admin_token=ADMIN_TOKEN,
-        upload_inspect_seconds=8.0,
+        upload_inspect_seconds=20.0,  # a loaded machine starts the child slowly
         upload_inspect_memory_mib=1024,
     )
     app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
