@@ -1,8 +1,12 @@
 """Hostile pickles uploaded to a real gunicorn worker: each is refused with 422 naming what it
-hit, the worker process survives (same pid), and predictions keep answering meanwhile."""
+hit, the worker process survives (same pid), and predictions keep answering meanwhile. The
+server sets API_TOKEN, so the same run checks tokens under gunicorn and `skserve predict`."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,11 +16,13 @@ import requests
 
 from tests.api.helpers import RECORD
 from tests.api.hostile_pickles import HOSTILE_PICKLES
-from tests.processes import children, is_alive, start_api, stop
+from tests.processes import SKSERVE, children, is_alive, start_api, stop
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "isolation-admin"
+API_TOKEN = "isolation-client"
+AS_CLIENT = {"Authorization": f"Bearer {API_TOKEN}"}
 SECONDS = 20  # UPLOAD_INSPECT_SECONDS: a loaded machine starts the child slowly
 
 
@@ -28,6 +34,7 @@ def server(pg_url: str, adult_model, tmp_path_factory) -> Iterator[tuple[str, in
         "DATABASE_URL": pg_url,
         "DEFAULT_MODEL": "adult",
         "ADMIN_TOKEN": TOKEN,
+        "API_TOKEN": API_TOKEN,
         "UPLOAD_INSPECT_SECONDS": str(SECONDS),
         "UPLOAD_INSPECT_MEMORY_MIB": "1024",
     }
@@ -42,14 +49,16 @@ def server(pg_url: str, adult_model, tmp_path_factory) -> Iterator[tuple[str, in
 def test_hostile_pickles_leave_the_worker_serving(server) -> None:
     base_url, worker = server
     predict = f"{base_url}/models/adult/predict"
-    expected = requests.post(predict, json=RECORD, timeout=10).json()
+    assert requests.post(predict, json=RECORD, timeout=10).status_code == 401
+    expected = requests.post(predict, json=RECORD, headers=AS_CLIENT, timeout=10).json()
     latencies: list[float] = []
     stop_predicting = threading.Event()
 
     def keep_predicting() -> None:  # alongside every upload, on the same worker
         while not stop_predicting.is_set():
             started = time.perf_counter()
-            assert requests.post(predict, json=RECORD, timeout=10).json() == expected
+            answer = requests.post(predict, json=RECORD, headers=AS_CLIENT, timeout=10)
+            assert answer.json() == expected
             latencies.append(time.perf_counter() - started)
             time.sleep(0.2)
 
@@ -79,4 +88,18 @@ def test_hostile_pickles_leave_the_worker_serving(server) -> None:
     assert latencies, "no prediction answered during the uploads"
     print(f"{len(latencies)} predictions during the uploads, slowest {max(latencies):.2f} s")
     assert max(latencies) < 5
-    assert requests.get(f"{base_url}/models/hostile", timeout=5).status_code == 404
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    assert requests.get(f"{base_url}/models/hostile", headers=admin, timeout=5).status_code == 404
+
+
+def test_skserve_predict_sends_the_api_token(server) -> None:
+    base_url, _ = server
+    args = [str(SKSERVE), "predict", "adult", "--json", json.dumps(RECORD), "--url", base_url]
+    env = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+    refused = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "UNAUTHORIZED" in refused.stderr
+    answered = subprocess.run(
+        args, env={**env, "API_TOKEN": API_TOKEN}, capture_output=True, text=True, timeout=60
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert json.loads(answered.stdout)["model"] == "adult"
