@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_blueprints(app)
     if settings.console:
+        # Imported only with CONSOLE on: an API without the console never loads its views.
         from api.console import bp as console_bp
 
         app.register_blueprint(console_bp)

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, request
 
 from api import errors
+from api.openapi.declare import ADMIN_ONLY
 from api.services import services
 
 # Probes, metrics and the API's own description stay open whatever API_TOKEN says: load
@@ -88,6 +89,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         check_admin_token(services().settings.admin_token, request.headers.get("Authorization"))
         return view(*args, **kwargs)
 
+    setattr(wrapper, ADMIN_ONLY, True)  # the OpenAPI document marks it as needing the token
     return wrapper
 
 

@@ -1,4 +1,4 @@
-"""Request bodies in every accepted shape -> columns; prediction results -> JSON-ready dicts.
+"""Request bodies in every accepted shape -> columns (the answers: api/responses.py).
 
 Decoding yields plain columns (`{feature: list or ndarray}` plus a row count), never a DataFrame:
 validation and the compiled fast path read columns, and a DataFrame costs more than the whole
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from api.bodies import CSV_TYPES
@@ -26,9 +25,6 @@ from api.errors import (
     UnsupportedMediaTypeError,
 )
 from api.request_checks import check_json_strings
-from inference.json_values import finite_or_none
-from inference.model import LoadedModel
-from inference.predict import PredictionResult
 
 JSON_TYPES = ("application/json", "")  # a missing Content-Type is read as JSON
 SHAPES = (
@@ -40,7 +36,6 @@ SHAPES = (
 ENVELOPES = ("dataframe_split", "dataframe_records", "records", "ids", "data", "columns")
 SCALARS = (str, int, float, bool, type(None))
 NESTED = (list, dict)
-PLAIN_TYPES = frozenset(SCALARS)
 
 
 @dataclass(frozen=True)
@@ -285,41 +280,3 @@ def decode_query(args: Mapping[str, list[str]], *, reserved: Iterable[str] = ())
             "no features in the query string; add ?feature=value&... per feature"
         )
     return Rows({name: [value] for name, value in row.items()}, 1)
-
-
-def encode_result(model: LoadedModel, result: PredictionResult) -> dict[str, Any]:
-    """The response body for feature rows: model, version, predictions, probabilities, warnings."""
-    body: dict[str, Any] = {
-        "model": model.name,
-        "version": model.version,
-        "predictions": result.prediction_list(),
-    }
-    probabilities = result.probability_records()
-    if probabilities is not None:
-        if not np.isfinite(result.probabilities).all():
-            probabilities = [
-                {k: finite_or_none(v) for k, v in row.items()} for row in probabilities
-            ]
-        body["probabilities"] = probabilities
-    if result.warnings:
-        body["warnings"] = result.warnings
-    return body
-
-
-def encode_entities(
-    model: LoadedModel, ids: list[Any], found: list[Any], result: PredictionResult
-) -> dict[str, Any]:
-    """The response body for ids: answers in request order, null for ids not found."""
-    answered = encode_result(model, result)
-    position = {entity_id: i for i, entity_id in enumerate(found)}
-    body: dict[str, Any] = {"model": model.name, "version": model.version, "ids": ids}
-    for key in ("predictions", "probabilities"):
-        if key in answered:
-            values = answered[key]
-            body[key] = [values[position[i]] if i in position else None for i in ids]
-    if "warnings" in answered:
-        body["warnings"] = answered["warnings"]
-    missing = [i for i in dict.fromkeys(ids) if i not in position]
-    if missing:
-        body["not_found"] = missing
-    return body

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from api.errors import BATCH_HINT, APIError, ServiceUnavailableError
 from api.metrics import ERRORS
 from db import jobs, registry, training_runs
-from db.csv_loader import CsvLoadError
+from db.csv_files import CsvLoadError
 from db.entities import InvalidEntityIdError
 from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
 from db.job_sources import SourceError, UnknownIdsError
@@ -94,7 +94,12 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
     ),
     TableNotFoundError: CoreError(422, "TABLE_NOT_FOUND", details=lambda e: {"table": e.table}),
     ColumnNotFoundError: CoreError(
-        422, "COLUMN_NOT_FOUND", details=lambda e: {"table": e.table, "missing": e.missing}
+        422,
+        "COLUMN_NOT_FOUND",
+        details=lambda e: {
+            **({"table": e.table} if e.label is None else {"source": e.label}),
+            "missing": e.missing,
+        },
     ),
     UnknownIdsError: CoreError(422, "UNKNOWN_IDS", details=lambda e: e.details),
     SourceError: CoreError(422, "INVALID_SOURCE", details=lambda e: e.details),
@@ -136,6 +141,7 @@ HTTP_ERROR_CODES = {
     400: "INVALID_BODY",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
@@ -199,22 +205,21 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, Po
 
 def handle_database_error(exc: Exception) -> Response:
     """The database failed: log it, tell the client to retry (never the SQL or the trace)."""
-    reason = getattr(exc, "orig", None) or exc
-    log.error("database error on %s %s: %s", request.method, request.path, reason)
-    return error_response(
-        503,
-        ServiceUnavailableError.error_code,
-        "the database is unavailable; retry shortly (GET /ready shows what is down)",
-    )
+    return _unavailable("database", "the database", getattr(exc, "orig", None) or exc)
 
 
 def handle_queue_error(exc: Exception) -> Response:
     """Redis failed (down, timing out): log it, tell the client to retry."""
-    log.error("redis error on %s %s: %s", request.method, request.path, exc)
+    return _unavailable("redis", "the job queue (Redis)", exc)
+
+
+def _unavailable(service: str, described: str, reason: Exception) -> Response:
+    """A 503 for a dependency that failed: the reason goes to the log, not to the client."""
+    log.error("%s error on %s %s: %s", service, request.method, request.path, reason)
     return error_response(
         503,
         ServiceUnavailableError.error_code,
-        "the job queue (Redis) is unavailable; retry shortly (GET /ready shows what is down)",
+        f"{described} is unavailable; retry shortly (GET /ready shows what is down)",
     )
 
 

@@ -50,12 +50,6 @@ class InvalidParameterError(APIError):
     status, error_code = 400, "INVALID_PARAMETER"
 
 
-class InvalidIdError(APIError):
-    """An entity id that cannot be an id of the feature table."""
-
-    status, error_code = 400, "INVALID_ID"
-
-
 class NoFeatureTableError(APIError):
     """The model has no feature table to read entities from."""
 
@@ -92,12 +86,6 @@ class ConflictError(APIError):
     status, error_code = 409, "CONFLICT"
 
 
-class NotFoundError(APIError):
-    """A resource other than a model, version or entity does not exist."""
-
-    status, error_code = 404, "NOT_FOUND"
-
-
 class EntityNotFoundError(APIError):
     """No row with that id in the model's feature table."""
 
@@ -120,3 +108,9 @@ class JobNotFinishedError(APIError):
     """Results are read once the job has ended."""
 
     status, error_code = 409, "JOB_NOT_FINISHED"
+
+
+class NotReadyError(APIError):
+    """A readiness check failed (GET /ready, GET /ping)."""
+
+    status, error_code = 503, "NOT_READY"

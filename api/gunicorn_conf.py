@@ -46,6 +46,7 @@ def worker_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signa
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """Let /metrics forget a dead worker's live gauges (its counters are kept)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Only multi-process metrics need it; gunicorn reads this file before the app exists.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -43,6 +43,7 @@ PARSE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (http_errors.ForbiddenProxyRequest, 403, "FORBIDDEN"),
     (http_errors.ParseException, 400, "INVALID_HTTP"),
 )
+HEAD_TIMED_OUT = (408, "REQUEST_TIMEOUT")
 REASONS = {
     400: "Bad Request",
     403: "Forbidden",
@@ -100,7 +101,7 @@ def is_complete(data: bytes) -> bool:
 def classify(exc: BaseException) -> tuple[int, str, str]:
     """(status, error_code, message) for an error raised while reading a request."""
     if isinstance(exc, HeadTimedOut):
-        return 408, "REQUEST_TIMEOUT", LATE_REQUEST_MESSAGE
+        return *HEAD_TIMED_OUT, LATE_REQUEST_MESSAGE
     for kind, status, code in PARSE_ERRORS:
         if isinstance(exc, kind):
             if status == 500:

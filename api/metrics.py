@@ -23,6 +23,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from api.openapi.declare import documented
+from api.openapi.schemas import content_response
+
 REQUESTS = Counter(
     "skserve_http_requests_total",
     "HTTP requests by route and status",
@@ -85,6 +88,10 @@ def init_metrics(app: Flask, count_jobs: Callable[[], dict[str, int]] | None = N
         return response
 
     @app.get("/metrics")
+    @documented(
+        "Prometheus metrics, summed over the gunicorn workers",
+        responses={"200": content_response("Prometheus text format", "text/plain")},
+    )
     def metrics() -> Response:
         body = generate_latest(_request_registry())
         if count_jobs is not None:

@@ -1,34 +1,25 @@
-"""GET /usage: how to call the API, with copy-paste examples built from the served models."""
+"""GET /usage: how to call the API, built from the routes' declarations and the served models.
+
+Answered as plain text (what `curl localhost:8000/usage` shows: commands that paste as they
+are), or as JSON for `Accept: application/json`. Both come from `build_usage`.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
-import shlex
 from typing import Any
-from urllib.parse import urlencode
 
+from flask import Flask, Request, Response, current_app, jsonify, request
+
+from api.error_codes import error_codes
 from api.errors import APIError
-from api.protocols.docs import PROTOCOL_ENDPOINTS, protocol_examples
-from api.services import Services
+from api.examples import example_row, model_examples
+from api.openapi.declare import api_routes
+from api.openapi.document import TAGS
+from api.public_url import public_base_url
+from api.services import Services, services
 from db import registry
 from inference.model import LoadedModel
 
-log = logging.getLogger(__name__)
-
-ENDPOINTS = {
-    "GET /health": "liveness; touches nothing",
-    "GET /ready": "200 when the database, Redis and the default model are usable",
-    "GET /usage": "this page",
-    "POST /models/<name>/predict": "predict rows in any input format; ?version=N pins a version",
-    "GET /models/<name>/predict?<feature>=<value>&...": "predict one row from query arguments",
-    "GET /models/<name>/entities/<id>/prediction": "predict a stored entity by id",
-    "POST /predict, POST /model/predict, GET /?<feature>=...": "the same on the default model",
-    "GET /model": "the default model's features, pipeline steps and estimator",
-    "GET /model/download": "the default model's cloudpickle bytes",
-}
 INPUT_FORMATS = {
     "columnar": '{"data": {"age": [39, 50], "workclass": ["State-gov", "Private"], ...}}',
     "split": '{"columns": ["age", ...], "data": [[39, ...], ...]}',
@@ -38,30 +29,33 @@ INPUT_FORMATS = {
     "ids": '{"ids": [17, 42]}',
     "csv": "Content-Type: text/csv, a header row, then one line per row",
 }
-ERRORS = [
-    (400, "INVALID_JSON", "the body is not valid JSON"),
-    (400, "INVALID_BODY", "the JSON or CSV is not one of the accepted shapes, or holds no rows"),
-    (400, "INVALID_PARAMETER", "the URL is not valid text, or a model name or job id is malformed"),
-    (400, "INVALID_VERSION", "?version= is not a positive integer"),
-    (400, "INVALID_ID", "an entity id is not of the id column's type"),
-    (400, "NO_FEATURE_TABLE", "ids were sent to a model without a feature table"),
-    (404, "MODEL_NOT_FOUND", "no model of that name"),
-    (404, "VERSION_NOT_FOUND", "the model has no such version"),
-    (404, "ENTITY_NOT_FOUND", "no stored entity with that id (with several ids: none found)"),
-    (404, "NOT_FOUND", "no such endpoint"),
-    (405, "METHOD_NOT_ALLOWED", "the endpoint exists for other methods"),
-    (413, "PAYLOAD_TOO_LARGE", "too many rows or bytes for one request; submit a batch job"),
-    (415, "UNSUPPORTED_MEDIA_TYPE", "a Content-Type other than application/json or text/csv"),
-    (422, "INVALID_INPUT", "features missing, mistyped, null or not encodable; see details"),
-    (500, "INTERNAL_ERROR", "a bug; it is logged"),
-    (503, "MODEL_NOT_READY", "no production version, no default model, or it cannot load"),
-    (503, "SERVICE_UNAVAILABLE", "the database or the feature table cannot be used right now"),
-]
+RESPONSE = (
+    '{"model", "version", "predictions", "probabilities" (classifiers), "warnings" (if any), '
+    '"ids" and "not_found" (id input)}'
+)
+CONSOLE = {"GET /ui/": "the web console (HTML; off with CONSOLE=false)"}
+# Shell examples shown on the text page, in this order (the JSON holds every example).
+SHOWN = ("record", "split", "query", "ids", "entity", "csv", "batch_job", "v2_infer")
 
 
-def build_usage(svc: Services, base_url: str) -> dict[str, Any]:
+def usage_response() -> Response:
+    """GET /usage (and GET / without arguments): text, or JSON when the client asks for it."""
+    svc = services()
+    usage = build_usage(current_app, svc, public_base_url(request, svc.settings))
+    if wants_json(request):
+        return jsonify(usage)
+    return Response(render_text(usage), mimetype="text/plain")
+
+
+def wants_json(request: Request) -> bool:
+    """True when the client prefers JSON to text (curl and browsers get text)."""
+    offered = ["text/plain", "application/json"]
+    return request.accept_mimetypes.best_match(offered, default="text/plain") == offered[1]
+
+
+def build_usage(app: Flask, svc: Services, base: str) -> dict[str, Any]:
     """The usage document for this server."""
-    base = base_url.rstrip("/")
+    base = base.rstrip("/")
     try:
         default = svc.default_model_name()
     except APIError:
@@ -76,47 +70,46 @@ def build_usage(svc: Services, base_url: str) -> dict[str, Any]:
             models.append({"name": name, "unavailable": exc.message})
     return {
         "service": "skserve",
+        "base_url": base,
         "default_model": default,
-        "endpoints": {**ENDPOINTS, **PROTOCOL_ENDPOINTS},
+        "docs": {"interactive": f"{base}/docs", "openapi": f"{base}/openapi.json"},
+        "admin": "[admin] endpoints need `Authorization: Bearer $ADMIN_TOKEN`",
+        "endpoints": endpoints(app, svc),
         "input_formats": INPUT_FORMATS,
-        "response": '{"model", "version", "predictions", "probabilities" (classifiers), '
-        '"warnings" (if any), "ids" and "not_found" (id input)}',
+        "response": RESPONSE,
         "limits": {
             "max_rows_per_request": svc.settings.max_rows_per_request,
             "max_body_bytes": svc.settings.max_body_bytes,
             "larger_inputs": "POST /jobs (batch prediction jobs)",
         },
-        "errors": [{"status": s, "error_code": c, "when": w} for s, c, w in ERRORS],
+        "error_shape": '{"error_code": "...", "message": "...", "details": {...}}',
+        "errors": [
+            {"status": e.status, "error_code": e.code, "when": e.when} for e in error_codes()
+        ],
         "models": models,
     }
+
+
+def endpoints(app: Flask, svc: Services) -> dict[str, dict[str, str]]:
+    """Every documented route by tag: "METHOD /path" -> what it does."""
+    grouped: dict[str, dict[str, str]] = {}
+    for route in api_routes(app):
+        tag = route.operation.tag or TAGS.get(route.blueprint, route.blueprint)
+        what = ("[admin] " if route.admin else "") + route.operation.summary
+        grouped.setdefault(tag, {})[f"{route.method} {route.rule.rule}"] = what
+    if svc.settings.console:
+        grouped["Web console"] = CONSOLE
+    order = list(TAGS.values())
+    return dict(sorted(grouped.items(), key=lambda item: _rank(order, item[0])))
+
+
+def _rank(order: list[str], tag: str) -> int:
+    return order.index(tag) if tag in order else len(order)
 
 
 def model_usage(svc: Services, model: LoadedModel, base: str, default: bool) -> dict[str, Any]:
     """Features and ready-to-paste examples for one model."""
     row, entity_id = example_row(svc, model)
-    url = f"{base}/models/{model.name}/predict"
-    post = f"curl -s -X POST {url} -H 'Content-Type: application/json' -d "
-    split = {"columns": list(row), "data": [list(row.values())]}
-    examples = {
-        "split": post + shlex.quote(json.dumps(split)),
-        "record": post + shlex.quote(json.dumps(row)),
-        "query": "curl -s " + shlex.quote(f"{url}?{_query(row)}"),
-        "csv": f"curl -s -X POST {url} -H 'Content-Type: text/csv' --data-binary @rows.csv",
-        "rows.csv": _csv(row),
-        "python": (
-            "import requests\n\n"
-            f"row = {row!r}\n"
-            f'response = requests.post("{url}", json={{"records": [row]}}, timeout=10)\n'
-            "print(response.json())"
-        ),
-    }
-    if entity_id is not None:
-        examples["ids"] = post + shlex.quote(json.dumps({"ids": [entity_id]}))
-        examples["entity"] = f"curl -s {base}/models/{model.name}/entities/{entity_id}/prediction"
-    examples.update(protocol_examples(model.name, row, base, default))
-    if default:
-        examples["seed_record"] = examples["record"].replace(url, f"{base}/predict")
-        examples["seed_query"] = "curl -s " + shlex.quote(f"{base}/?{_query(row)}")
     return {
         "name": model.name,
         "version": model.version,
@@ -125,40 +118,46 @@ def model_usage(svc: Services, model: LoadedModel, base: str, default: bool) -> 
         "classes": model.classes,
         "example_row": row,
         "example_entity_id": entity_id,
-        "examples": examples,
+        "examples": model_examples(model.name, row, entity_id, base, default),
     }
 
 
-def example_row(svc: Services, model: LoadedModel) -> tuple[dict[str, Any], Any]:
-    """A real row: the first entity of the feature table, else a stored holdout sample row."""
-    names = model.schema.names
-    try:
-        table = svc.entity_table(model)
-        entity_id = svc.entities.first_id(table)
-        if entity_id is not None:
-            found = svc.entities.fetch(table, [entity_id])
-            return {name: found.columns[name][0] for name in names}, entity_id
-    except Exception as exc:  # examples are best effort; the sample row below still works
-        log.debug("no example entity for %s: %s", model.name, exc)
-    sample = model.artifact.metadata.sample
-    if sample:
-        return {name: sample[0].get(name) for name in names}, None
-    return {f.name: _placeholder(f) for f in model.schema.features}, None
+def render_text(usage: dict[str, Any]) -> str:
+    """The usage document as a page of text whose commands paste into a shell."""
+    lines = [
+        f"skserve at {usage['base_url']}: how to call this API",
+        f"Interactive docs: {usage['docs']['interactive']}   OpenAPI: {usage['docs']['openapi']}",
+        f"This page as JSON: curl -s -H 'Accept: application/json' {usage['base_url']}/usage",
+        f"Default model: {usage['default_model'] or '(none)'}",
+        "",
+    ]
+    for model in usage["models"]:
+        lines += _model_text(model)
+    lines += ["ENDPOINTS (" + usage["admin"] + ")"]
+    for tag, routes in usage["endpoints"].items():
+        lines.append(f"  {tag}")
+        width = max(len(r) for r in routes)
+        lines += [f"    {route.ljust(width)}  {what}" for route, what in routes.items()]
+    lines += ["", "INPUT FORMATS (POST /models/<name>/predict)"]
+    lines += [f"  {name:<16} {shape}" for name, shape in usage["input_formats"].items()]
+    lines += ["", f"RESPONSE  {usage['response']}", "", "LIMITS"]
+    lines += [f"  {name}: {value}" for name, value in usage["limits"].items()]
+    lines += ["", f"ERRORS  every error is {usage['error_shape']}"]
+    lines += [f"  {e['status']} {e['error_code']:<23} {e['when']}" for e in usage["errors"]]
+    return "\n".join(lines) + "\n"
 
 
-def _placeholder(feature: Any) -> Any:
-    if feature.kind == "categorical":
-        return feature.categories[0] if feature.categories else "value"
-    return feature.minimum if feature.minimum is not None else 0
-
-
-def _query(row: dict[str, Any]) -> str:
-    return urlencode({k: "" if v is None else v for k, v in row.items()})
-
-
-def _csv(row: dict[str, Any]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(row)
-    writer.writerow(["" if v is None else v for v in row.values()])
-    return buffer.getvalue()
+def _model_text(model: dict[str, Any]) -> list[str]:
+    if "unavailable" in model:
+        return [f"MODEL {model['name']}: unavailable ({model['unavailable']})", ""]
+    default = " (default model)" if model["default"] else ""
+    features = ", ".join(f"{f['name']} ({f['kind']})" for f in model["features"])
+    lines = [f"MODEL {model['name']} v{model['version']}{default}", f"  features: {features}"]
+    if model["classes"]:
+        lines.append(f"  classes: {', '.join(map(str, model['classes']))}")
+    examples = model["examples"]
+    lines.append("  try:")
+    lines += [f"    {examples[key]}" for key in SHOWN if key in examples]
+    lines.append("  rows.csv for the csv example:")
+    lines += [f"    {line}" for line in examples["rows.csv"].splitlines()]
+    return [*lines, ""]

@@ -12,6 +12,7 @@ import io
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,19 +69,15 @@ def read_frame(
     columns: Sequence[str],
     *,
     id_column: str | None = None,
-    id_range: tuple[int, int] | None = None,
-    ids: Iterable[int] | None = None,
-    where: Sequence[Condition] | None = None,
+    **filters: Any,
 ) -> pd.DataFrame:
     """Rows of `table` as a DataFrame of `columns`, indexed by `id_column` when given.
 
-    `id_range` is inclusive; `where` holds (column, operator, value) triples with operator
-    one of = != < <= > >= in, not in. Numbers come back int64/float64 and text as str,
-    with NULL as NaN.
+    `filters` are select_rows's: `id_range` (inclusive), `ids`, and `where`, which holds
+    (column, operator, value) triples with operator one of = != < <= > >= in, not in.
+    Numbers come back int64/float64 and text as str, with NULL as NaN.
     """
-    query = select_rows(
-        table, columns, id_column=id_column, id_range=id_range, ids=ids, where=where
-    )
+    query = select_rows(table, columns, id_column=id_column, **filters)
     if is_postgres(connection):
         frame = _read_postgres(connection, query)
     else:

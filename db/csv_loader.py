@@ -1,83 +1,55 @@
 """Load a CSV file (optionally gzipped) into a new table: COPY on PostgreSQL, inserts on SQLite.
 
-Column types are inferred from the first rows: BIGINT, DOUBLE PRECISION or TEXT; empty is NULL.
-The whole load is one transaction, so a bad row leaves no table and no partial data behind.
+Column types are inferred from the first rows (db.csv_files): BIGINT, DOUBLE PRECISION or
+TEXT; empty is NULL. The whole load is one transaction, so a bad row leaves no table and no
+partial data behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
-import io
 import itertools
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from db.csv_files import (
+    INFERRED,
+    READ_BYTES,
+    CsvLayout,
+    CsvLoadError,
+    Progress,
+    infer_layout,
+    open_binary,
+    open_text,
+    read_records,
+)
 from db.engine import is_postgres
-from db.identifiers import InvalidIdentifierError, check_identifier
+from db.identifiers import check_identifier
 from db.tables import metadata as skserve_metadata
 
-Progress = Callable[[int], object]
-
-SAMPLE_ROWS = 10_000
 INSERT_BATCH_ROWS = 10_000
-READ_BYTES = 1 << 20
 
-_INTEGER = re.compile(r"[+-]?\d{1,18}")
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity)")
 _COPY_CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
-_GZIP_MAGIC = b"\x1f\x8b"
-_INFERRED = f" (column types are inferred from the first {SAMPLE_ROWS:,} rows)"
+_UNIQUE_VIOLATION = "23505"
 _TYPE_NAMES = {sa.BigInteger: "BIGINT", sa.Double: "DOUBLE PRECISION", sa.Text: "TEXT"}
-
-
-# PostgreSQL's limit on the columns of one table.
-MAX_COLUMNS = 1_600
-
-
-class CsvLoadError(ValueError):
-    """The CSV cannot be loaded; `line` is the CSV line at fault when one is known."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 class TableExistsError(CsvLoadError):
     """The target table exists and replacing it was not asked for."""
 
 
-@dataclass(frozen=True)
-class CsvLayout:
-    """What the header and the sampled rows say about the file."""
+def load_csv(engine: Engine, path: str | Path, table: str, **options: Any) -> int:
+    """Create `table` from the CSV at `path` in one transaction and return the rows loaded.
 
-    columns: dict[str, type[sa.types.TypeEngine]]
-    id_column: str | None
-    generate_id: bool
-
-
-def load_csv(
-    engine: Engine,
-    path: str | Path,
-    table: str,
-    *,
-    id_column: str | None = None,
-    replace: bool = False,
-    progress: Progress | None = None,
-) -> int:
-    """Create `table` from the CSV at `path` in one transaction and return the rows loaded."""
+    `options` are load_csv_into's: id_column, replace, progress.
+    """
     with begin(engine) as connection:
-        return load_csv_into(
-            connection, path, table, id_column=id_column, replace=replace, progress=progress
-        )
+        return load_csv_into(connection, path, table, **options)
 
 
 def load_csv_into(
@@ -89,7 +61,11 @@ def load_csv_into(
     replace: bool = False,
     progress: Progress | None = None,
 ) -> int:
-    """Like load_csv, inside the caller's transaction (never commits)."""
+    """Like load_csv, inside the caller's transaction (never commits).
+
+    `id_column` is the table's integer primary key: the CSV's own column of that name, or
+    generated 1..N in file order when the CSV has none; None makes no key.
+    """
     path = Path(path)
     check_identifier(table)
     if table in skserve_metadata.tables or table == "alembic_version":
@@ -105,115 +81,17 @@ def load_csv_into(
 def begin(engine: Engine) -> Iterator[Connection]:
     """engine.begin(), plus an explicit BEGIN on SQLite so that DDL is rolled back too."""
     with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            raw = connection.connection.dbapi_connection
-            # pysqlite only opens a transaction before DML, so CREATE TABLE would autocommit.
-            if not raw.in_transaction:
-                connection.exec_driver_sql("BEGIN")
+        open_transaction(connection)
         yield connection
 
 
-def infer_layout(path: Path, *, id_column: str | None = None) -> CsvLayout:
-    """Read the header and the first SAMPLE_ROWS rows and decide the column types."""
-    with open_text(path) as text:
-        records = read_records(text)
-        _, header = next(records, (1, []))
-        if not header:
-            raise CsvLoadError(f"{path.name} is empty: expected a header row", line=1)
-        sample = [row for _, (_, row) in zip(range(SAMPLE_ROWS), records, strict=False)]
-    _check_header(header)
-    columns = {
-        name: _infer_type([row[i] for row in sample if i < len(row)])
-        for i, name in enumerate(header)
-    }
-    if id_column is None:
-        return CsvLayout(columns, None, generate_id=False)
-    check_identifier(id_column, "column")
-    if id_column not in columns:
-        return CsvLayout({id_column: sa.BigInteger, **columns}, id_column, generate_id=True)
-    if columns[id_column] is not sa.BigInteger:
-        raise CsvLoadError(f"id column {id_column!r} must hold integers in every row")
-    return CsvLayout(columns, id_column, generate_id=False)
-
-
-@contextlib.contextmanager
-def open_binary(path: Path, progress: Progress | None = None) -> Iterator[IO[bytes]]:
-    """The file's (decompressed) bytes; `progress` gets the bytes read from disk."""
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
-        stream: IO[bytes] = raw
-        if progress is not None:
-            stream = io.BufferedReader(_ProgressReader(raw, progress), buffer_size=READ_BYTES)
-        if gzipped:
-            with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
-                yield unzipped
-        else:
-            yield stream
-
-
-@contextlib.contextmanager
-def open_text(path: Path, progress: Progress | None = None) -> Iterator[IO[str]]:
-    """The file as UTF-8 text for the csv module (a leading BOM is dropped)."""
-    with open_binary(path, progress) as stream:
-        yield io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-
-
-def read_records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) for each CSV record; malformed CSV raises CsvLoadError."""
-    reader = csv.reader(text, strict=True)
-    try:
-        for record in reader:
-            yield reader.line_num, record
-    except csv.Error as exc:
-        raise CsvLoadError(f"CSV line {reader.line_num}: {exc}", line=reader.line_num) from None
-    except UnicodeDecodeError as exc:
-        raise CsvLoadError(f"CSV is not UTF-8 text: {exc}") from None
-
-
-class _ProgressReader(io.RawIOBase):
-    """Reports every read to a callback, so COPY's reads move the progress bar."""
-
-    def __init__(self, raw: IO[bytes], progress: Progress) -> None:
-        self._raw = raw
-        self._progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        if count:
-            self._progress(count)
-        return count
-
-
-def _check_header(header: list[str]) -> None:
-    if len(header) > MAX_COLUMNS:
-        raise CsvLoadError(
-            f"the CSV has {len(header):,} columns; a table holds at most {MAX_COLUMNS:,} "
-            "(PostgreSQL's limit): keep the id column and the model's features",
-            line=1,
-        )
-    for name in header:
-        try:
-            check_identifier(name, "column")
-        except InvalidIdentifierError as exc:
-            raise InvalidIdentifierError(f"CSV header: {exc}") from None
-    duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
-    if duplicates:
-        raise CsvLoadError(f"CSV header repeats column names: {', '.join(duplicates)}", line=1)
-
-
-def _infer_type(values: list[str]) -> type[sa.types.TypeEngine]:
-    present = [value for value in values if value != ""]
-    if not present:
-        return sa.Text
-    if all(_INTEGER.fullmatch(value) for value in present):
-        return sa.BigInteger
-    if all(_FLOAT.fullmatch(value) for value in present):
-        return sa.Double
-    return sa.Text
+def open_transaction(connection: Connection) -> None:
+    """Make sure SQLite is inside a transaction, so that the DDL that follows rolls back too."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        # pysqlite only opens a transaction before DML, so CREATE TABLE would autocommit.
+        if not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN")
 
 
 def _prepare_table(
@@ -269,13 +147,16 @@ def _copy_error(exc: Exception, layout: CsvLayout) -> CsvLoadError:
     """A CsvLoadError naming the CSV line PostgreSQL's COPY complained about."""
     diag = exc.diag  # type: ignore[attr-defined]
     message = diag.message_primary or str(exc).strip()
+    if diag.sqlstate == _UNIQUE_VIOLATION:
+        # The primary message names the table's constraint, which the user never saw.
+        message = f"duplicate {layout.id_column} ({diag.message_detail})"
     found = _COPY_CONTEXT.search(diag.context or "")
     if not found:
         return CsvLoadError(f"COPY failed: {message}")
     line, column = int(found.group(1)), found.group(2)
     where = f"CSV line {line}" + (f", column {column}" if column else "")
     data_error = (diag.sqlstate or "").startswith("22")
-    hint = _INFERRED if column in layout.columns and data_error else ""
+    hint = INFERRED if column in layout.columns and data_error else ""
     return CsvLoadError(f"{where}: {message}{hint}", line=line)
 
 
@@ -331,7 +212,7 @@ def _bad_value(layout: CsvLayout, names: list[str], record: list[str], line: int
         except ValueError:
             kind = _TYPE_NAMES[layout.columns[name]]
             return CsvLoadError(
-                f"CSV line {line}, column {name}: {value!r} is not a valid {kind}{_INFERRED}",
+                f"CSV line {line}, column {name}: {value!r} is not a valid {kind}{INFERRED}",
                 line=line,
             )
     return CsvLoadError(f"CSV line {line}: cannot parse the row", line=line)

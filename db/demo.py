@@ -8,7 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from db.csv_loader import Progress, begin, load_csv_into
+from db.csv_files import Progress
+from db.csv_loader import begin, load_csv_into
 
 log = logging.getLogger(__name__)
 

@@ -26,14 +26,22 @@ class TableNotFoundError(LookupError):
 
 
 class ColumnNotFoundError(LookupError):
-    """One or more named columns are not in the table."""
+    """One or more named columns are not in the table.
 
-    def __init__(self, table: str, missing: list[str], available: list[str]) -> None:
+    `label` names the table for the client when its own name would mean nothing to them
+    (the file an uploaded CSV came from, not the table it was staged into).
+    """
+
+    def __init__(
+        self, table: str, missing: list[str], available: list[str], *, label: str | None = None
+    ) -> None:
         names = ", ".join(repr(name) for name in missing)
         noun = "column" if len(missing) == 1 else "columns"
         super().__init__(
-            f"table {table!r} has no {noun} {names}; its columns are: {', '.join(available)}"
+            f"{label or f'table {table!r}'} has no {noun} {names}; "
+            f"its columns are: {', '.join(available)}"
         )
+        self.label = label
         self.table = table
         self.missing = missing
         self.available = available
@@ -68,12 +76,16 @@ def table_columns(bind: Engine | Connection | Session, table: str) -> dict[str, 
 
 
 def check_columns(
-    bind: Engine | Connection | Session, table: str, columns: Iterable[str]
+    bind: Engine | Connection | Session,
+    table: str,
+    columns: Iterable[str],
+    *,
+    label: str | None = None,
 ) -> dict[str, str]:
     """The requested columns mapped to their SQL types; raises naming every unknown one."""
     wanted = [check_identifier(column, "column") for column in columns]
     available = table_columns(bind, table)
     missing = [column for column in wanted if column not in available]
     if missing:
-        raise ColumnNotFoundError(table, missing, list(available))
+        raise ColumnNotFoundError(table, missing, list(available), label=label)
     return {column: available[column] for column in wanted}

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from db.csv_loader import load_csv_into
+from db.csv_loader import load_csv_into, open_transaction
 from db.identifiers import check_columns, check_identifier
 from db.tables import metadata as skserve_metadata
 
@@ -69,6 +69,13 @@ class Source:
         if self.id_range is not None:
             return "id_range"
         return "upload" if self.upload is not None else "table"
+
+    @property
+    def label(self) -> str:
+        """How messages name the rows: the client's file for an upload, else the table."""
+        if self.upload is not None:
+            return f"the uploaded CSV {self.upload['filename']!r}"
+        return f"table {self.table!r}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON stored with the job."""
@@ -168,10 +175,11 @@ def check_source(connection: Connection, source: Source, features: Sequence[str]
     """
     if source.table in skserve_metadata.tables or source.table == "alembic_version":
         raise SourceError(f"{source.table!r} is one of skserve's own tables, not feature rows")
-    types = check_columns(connection, source.table, [source.id_column, *features])
+    label = source.label if source.upload is not None else None
+    types = check_columns(connection, source.table, [source.id_column, *features], label=label)
     if not _INTEGER_TYPE.fullmatch(types[source.id_column].upper()):
         raise SourceError(
-            f"id column {source.id_column!r} of {source.table!r} is {types[source.id_column]}; "
+            f"id column {source.id_column!r} of {source.label} is {types[source.id_column]}; "
             "batch jobs need integer ids",
             {"id_column": source.id_column},
         )
@@ -203,7 +211,7 @@ def _check_no_duplicates(connection: Connection, source: Source) -> None:
     duplicate = connection.scalar(query)
     if duplicate is not None:
         raise SourceError(
-            f"id column {source.id_column!r} of {source.table!r} is not unique "
+            f"id column {source.id_column!r} of {source.label} is not unique "
             f"(id {duplicate} appears more than once)",
             {"duplicate_id": duplicate},
         )
@@ -220,7 +228,7 @@ def _check_known_ids(connection: Connection, source: Source) -> None:
     missing = [value for value in ids if value not in found]
     if missing:
         raise UnknownIdsError(
-            f"{len(missing)} of {len(ids)} ids are not in {source.table!r}",
+            f"{len(missing)} of {len(ids)} ids are not in {source.label}",
             {"not_found": missing[:MAX_LISTED], "not_found_count": len(missing)},
         )
 
@@ -240,7 +248,7 @@ def plan_chunks(connection: Connection, source: Source, chunk_rows: int) -> list
     ).one()
     if not total:
         where = f" with ids in {list(source.id_range)}" if source.id_range else ""
-        raise SourceError(f"no rows to predict: {source.table!r} has no rows{where}")
+        raise SourceError(f"no rows to predict: {source.label} has no rows{where}")
     starts = _chunk_starts(connection, table, key, conditions, chunk_rows)
     ends = [start - 1 for start in starts[1:]] + [last]
     sizes = [chunk_rows] * (len(starts) - 1) + [total - chunk_rows * (len(starts) - 1)]
@@ -274,9 +282,12 @@ def stage_csv(connection: Connection, path: str | Path, *, id_column: str, filen
     """Load an uploaded CSV into a new table (COPY on PostgreSQL) and return it as a Source.
 
     The CSV's `id_column` is used when present, otherwise rows are numbered 1..N in file
-    order. Raises db.csv_loader.CsvLoadError naming the offending line.
+    order. The table is created inside the caller's transaction (on SQLite too), so a job
+    refused later leaves no table behind. Raises db.csv_files.CsvLoadError naming the
+    offending line.
     """
     table = f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
+    open_transaction(connection)
     rows = load_csv_into(connection, path, table, id_column=id_column)
     return Source(table, id_column, upload={"filename": filename, "rows": rows})
 

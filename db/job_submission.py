@@ -47,7 +47,7 @@ def create_batch_job(
     `upload` is (path, filename) of a CSV to stage as the source. Raises registry's
     ModelNotFoundError / VersionNotFoundError / NoProductionVersionError, db.identifiers'
     TableNotFoundError / ColumnNotFoundError / InvalidIdentifierError, SourceError or
-    db.csv_loader.CsvLoadError; nothing is written then.
+    db.csv_files.CsvLoadError; nothing is written then.
     """
     chunk_rows = check_chunk_rows(
         default_chunk_rows if request.chunk_rows is None else request.chunk_rows

@@ -1,8 +1,6 @@
-"""Batch jobs and their chunks: the rows that are the source of truth for job state.
+"""Batch jobs: the rows that are the source of truth for job state (chunks: db.job_chunks).
 
 Query functions take the session first and keyword-only arguments; they never commit.
-A chunk is processed inside one transaction that holds its row lock (`lock_chunk`), so a
-chunk row that can be locked while unfinished is not being worked on by anyone.
 """
 
 from __future__ import annotations
@@ -17,10 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.job_sources import ChunkPlan, Source
+from db.lifecycle import ACTIVE_VALUES, Lifecycle
 from db.tables import ChunkStatus, JobStatus, batch_chunks, batch_jobs
-
-ACTIVE = (JobStatus.QUEUED, JobStatus.STARTED)
-TERMINAL = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 class JobNotFoundError(LookupError):
@@ -40,37 +36,17 @@ class JobNotCancelableError(ValueError):
 
 
 @dataclass(frozen=True)
-class JobRecord:
-    """One row of batch_jobs."""
+class JobRecord(Lifecycle):
+    """One row of batch_jobs (its status and timings are in Lifecycle)."""
 
-    id: str
-    model_name: str
     model_version: int
     source: dict[str, Any]
-    status: str
     rows_total: int
     rows_done: int
     chunks_total: int
     chunks_done: int
     chunk_rows: int
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
     classes: list[Any] | None
-
-    @property
-    def active(self) -> bool:
-        """True while the job is queued or started."""
-        return self.status in ACTIVE
-
-    @property
-    def seconds(self) -> float | None:
-        """Seconds from the first chunk starting to the job ending (or to now)."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(UTC)
-        return max((end - self.started_at).total_seconds(), 0.0)
 
     @property
     def rows_per_second(self) -> float | None:
@@ -85,28 +61,8 @@ class JobRecord:
         return Source.from_dict(self.source)
 
 
-@dataclass(frozen=True)
-class ChunkRecord:
-    """One row of batch_chunks."""
-
-    job_id: str
-    chunk_index: int
-    first_id: int | None
-    last_id: int | None
-    rows: int
-    status: str
-    attempts: int
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
-
-
 def _job(row: sa.Row) -> JobRecord:
     return JobRecord(**row._mapping)
-
-
-def _chunk(row: sa.Row) -> ChunkRecord:
-    return ChunkRecord(**row._mapping)
 
 
 def create_job(
@@ -181,16 +137,6 @@ def count_jobs(session: Session, *, status: str | None = None) -> int:
     return session.scalar(query) or 0
 
 
-def list_chunks(session: Session, *, job_id: str) -> list[ChunkRecord]:
-    """The job's chunks in order."""
-    query = (
-        sa.select(batch_chunks)
-        .where(batch_chunks.c.job_id == job_id)
-        .order_by(batch_chunks.c.chunk_index)
-    )
-    return [_chunk(row) for row in session.execute(query)]
-
-
 def mark_job_started(session: Session, *, job_id: str) -> None:
     """queued -> started, stamping started_at (a no-op once started or ended)."""
     session.execute(
@@ -200,77 +146,11 @@ def mark_job_started(session: Session, *, job_id: str) -> None:
     )
 
 
-def lock_chunk(session: Session, *, job_id: str, chunk_index: int) -> ChunkRecord:
-    """The chunk row, locked FOR UPDATE until the caller's transaction ends."""
-    row = session.execute(
-        sa.select(batch_chunks)
-        .where(batch_chunks.c.job_id == job_id, batch_chunks.c.chunk_index == chunk_index)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise JobNotFoundError(job_id)
-    return _chunk(row)
-
-
-def finish_chunk(
-    session: Session, *, job_id: str, chunk_index: int, rows: int, started_at: datetime
-) -> JobRecord:
-    """Mark a locked chunk finished and count it; the last chunk finishes the job."""
-    now = datetime.now(UTC)
-    session.execute(
-        batch_chunks.update()
-        .where(batch_chunks.c.job_id == job_id, batch_chunks.c.chunk_index == chunk_index)
-        .values(
-            status=ChunkStatus.FINISHED.value, rows=rows, started_at=started_at, finished_at=now
-        )
-    )
-    done = batch_jobs.c.chunks_done + 1
-    active = batch_jobs.c.status.in_([s.value for s in ACTIVE])
-    last = sa.and_(active, done >= batch_jobs.c.chunks_total)
-    session.execute(
-        batch_jobs.update()
-        .where(batch_jobs.c.id == job_id)
-        .values(
-            rows_done=batch_jobs.c.rows_done + rows,
-            chunks_done=done,
-            status=sa.case((last, JobStatus.FINISHED.value), else_=batch_jobs.c.status),
-            finished_at=sa.case((last, now), else_=batch_jobs.c.finished_at),
-            started_at=sa.func.coalesce(batch_jobs.c.started_at, started_at),
-        )
-    )
-    return get_job(session, job_id=job_id)
-
-
-def set_chunk_status(session: Session, *, job_id: str, chunk_index: int, status: str) -> None:
-    """Set one chunk's status (canceled chunks of a canceled or failed job)."""
-    session.execute(
-        batch_chunks.update()
-        .where(batch_chunks.c.job_id == job_id, batch_chunks.c.chunk_index == chunk_index)
-        .values(status=status)
-    )
-
-
-def record_chunk_error(
-    session: Session, *, job_id: str, chunk_index: int, error: str, final: bool
-) -> JobRecord:
-    """Keep a chunk's first error; when `final`, fail the chunk and the job with that message."""
-    chunk = batch_chunks.c
-    where = sa.and_(chunk.job_id == job_id, chunk.chunk_index == chunk_index)
-    values: dict[str, Any] = {"error": sa.func.coalesce(chunk.error, error)}
-    if final:
-        values["status"] = ChunkStatus.FAILED.value
-    session.execute(batch_chunks.update().where(where).values(**values))
-    if final:
-        first = session.scalar(sa.select(chunk.error).where(where)) or error
-        fail_job(session, job_id=job_id, error=f"chunk {chunk_index} failed: {first}")
-    return get_job(session, job_id=job_id)
-
-
 def fail_job(session: Session, *, job_id: str, error: str) -> None:
     """Fail an active job with `error` (a job that already ended keeps its state)."""
     session.execute(
         batch_jobs.update()
-        .where(batch_jobs.c.id == job_id, batch_jobs.c.status.in_([s.value for s in ACTIVE]))
+        .where(batch_jobs.c.id == job_id, batch_jobs.c.status.in_(ACTIVE_VALUES))
         .values(
             status=JobStatus.FAILED.value,
             error=sa.func.coalesce(batch_jobs.c.error, error),
@@ -303,40 +183,10 @@ def cancel_job(session: Session, *, job_id: str) -> JobRecord:
     )
     session.execute(
         batch_jobs.update()
-        .where(batch_jobs.c.id == job_id, batch_jobs.c.status.in_([s.value for s in ACTIVE]))
+        .where(batch_jobs.c.id == job_id, batch_jobs.c.status.in_(ACTIVE_VALUES))
         .values(status=JobStatus.CANCELED.value, finished_at=datetime.now(UTC))
     )
     return get_job(session, job_id=job_id)
-
-
-def idle_unfinished_chunks(session: Session, *, limit: int = 10_000) -> list[ChunkRecord]:
-    """Unfinished chunks of active jobs that nobody is processing now, locked until commit.
-
-    A chunk being processed holds its row lock, so SKIP LOCKED leaves it out; a chunk whose
-    worker was killed has lost its lock with its database connection.
-    """
-    query = (
-        sa.select(batch_chunks)
-        .join(batch_jobs, batch_jobs.c.id == batch_chunks.c.job_id)
-        .where(
-            batch_jobs.c.status.in_([s.value for s in ACTIVE]),
-            batch_chunks.c.status.in_([ChunkStatus.QUEUED.value, ChunkStatus.STARTED.value]),
-        )
-        .order_by(batch_chunks.c.job_id, batch_chunks.c.chunk_index)
-        .limit(limit)
-        .with_for_update(of=batch_chunks, skip_locked=True)
-    )
-    return [_chunk(row) for row in session.execute(query)]
-
-
-def count_attempt(session: Session, *, job_id: str, chunk_index: int) -> int:
-    """Add one to a chunk's enqueue count and return the new count."""
-    return session.execute(
-        batch_chunks.update()
-        .where(batch_chunks.c.job_id == job_id, batch_chunks.c.chunk_index == chunk_index)
-        .values(attempts=batch_chunks.c.attempts + 1)
-        .returning(batch_chunks.c.attempts)
-    ).scalar_one()
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -13,9 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from db.lifecycle import ACTIVE_VALUES, Lifecycle
 from db.tables import JobStatus, training_runs
-
-ACTIVE = (JobStatus.QUEUED.value, JobStatus.STARTED.value)
 
 
 class TrainingRunNotFoundError(LookupError):
@@ -27,18 +26,11 @@ class TrainingRunNotFoundError(LookupError):
 
 
 @dataclass(frozen=True)
-class TrainingRunRecord:
-    """One row of training_runs."""
+class TrainingRunRecord(Lifecycle):
+    """One row of training_runs (its status and timings are in Lifecycle)."""
 
-    id: str
-    model_name: str
     spec: dict[str, Any]
     promotion: str
-    status: str
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
     version: int | None
     result: dict[str, Any] | None
 
@@ -76,7 +68,7 @@ def start_run(session: Session, *, run_id: str) -> None:
     """Mark a queued run started (a retried run keeps its first start time)."""
     session.execute(
         training_runs.update()
-        .where(training_runs.c.id == run_id, training_runs.c.status.in_(ACTIVE))
+        .where(training_runs.c.id == run_id, training_runs.c.status.in_(ACTIVE_VALUES))
         .values(
             status=JobStatus.STARTED.value,
             started_at=sa.func.coalesce(training_runs.c.started_at, datetime.now(UTC)),
@@ -97,6 +89,6 @@ def fail_run(session: Session, *, run_id: str, error: str) -> None:
 def _end(session: Session, run_id: str, **values: Any) -> None:
     session.execute(
         training_runs.update()
-        .where(training_runs.c.id == run_id, training_runs.c.status.in_(ACTIVE))
+        .where(training_runs.c.id == run_id, training_runs.c.status.in_(ACTIVE_VALUES))
         .values(finished_at=datetime.now(UTC), **values)
     )

@@ -16,6 +16,7 @@ HEALTH_CHECK_SECONDS = 30
 
 def make_redis(url: str) -> Any:
     """A redis.Redis for `url` (it connects on first use) with skserve's timeout policy."""
+    # settings/ is imported by every command; redis loads only when a client is made.
     import redis
 
     return redis.Redis.from_url(

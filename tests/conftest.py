@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from db.demo import load_demo_data
 from db.engine import create_database, make_engine
+from db.migrate import upgrade
+from db.tables import metadata
+from trainer.spec import load_spec
+from trainer.train import Promotion, train_model
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/skserve_test"
@@ -37,7 +44,6 @@ def _ensure_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """URL of the migrated test database (created if missing)."""
-    from db.migrate import upgrade
 
     _ensure_database(TEST_DATABASE_URL)
     _drop_skserve_tables(TEST_DATABASE_URL)
@@ -48,7 +54,6 @@ def pg_url() -> str:
 def _drop_skserve_tables(url: str) -> None:
     """Every run migrates from scratch: an empty registry and job history, and the migrations
     themselves exercised (user tables such as the Adult data are kept)."""
-    from db.tables import metadata
 
     names = [table.name for table in metadata.sorted_tables] + ["alembic_version"]
     engine = make_engine(url)
@@ -85,7 +90,6 @@ def pg_session(pg_connection: sa.Connection) -> Iterator[Session]:
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     """A fresh, migrated embedded database file."""
-    from db.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'skserve.db'}"
     upgrade(url)
@@ -103,7 +107,6 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def redis_conn():
     """A real Redis connection on a dedicated index, flushed before and after the test."""
-    import redis
 
     conn = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=10)
     try:
@@ -123,7 +126,6 @@ def redis_conn():
 @pytest.fixture(scope="session")
 def demo_tables(pg_engine: Engine) -> Engine:
     """The bundled Adult tables, loaded (committed) into the test database once per run."""
-    from db.demo import load_demo_data
 
     load_demo_data(pg_engine)
     return pg_engine
@@ -132,9 +134,6 @@ def demo_tables(pg_engine: Engine) -> Engine:
 @pytest.fixture(scope="session")
 def adult_spec():
     """The shipped Adult spec (specs/adult.toml)."""
-    from pathlib import Path
-
-    from trainer.spec import load_spec
 
     return load_spec(Path(__file__).resolve().parents[1] / "specs" / "adult.toml")
 
@@ -142,6 +141,5 @@ def adult_spec():
 @pytest.fixture(scope="session")
 def adult_model(demo_tables: Engine, adult_spec):
     """The real Adult model, trained once per run by the trainer's own code and promoted."""
-    from trainer.train import Promotion, train_model
 
     return train_model(demo_tables, adult_spec, promotion=Promotion.ALWAYS)

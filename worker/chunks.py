@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from db import jobs, registry
+from db import job_chunks, jobs, registry
 from db.copy_io import read_frame
 from db.job_results import write_predictions
 from db.job_sources import drop_staged
@@ -49,18 +49,18 @@ def run_chunk(context: JobContext, job_id: str, chunk_index: int) -> ChunkOutcom
     with context.sessions() as session, session.begin():
         jobs.mark_job_started(session, job_id=job_id)
     with context.sessions() as session, session.begin():
-        chunk = jobs.lock_chunk(session, job_id=job_id, chunk_index=chunk_index)
+        chunk = job_chunks.lock_chunk(session, job_id=job_id, chunk_index=chunk_index)
         if chunk.status == ChunkStatus.FINISHED:
             return ChunkOutcome(job_id, chunk_index, "skipped")
         job = jobs.get_job(session, job_id=job_id)
         if not job.active:
             if chunk.status != ChunkStatus.FAILED:
-                jobs.set_chunk_status(
+                job_chunks.set_chunk_status(
                     session, job_id=job_id, chunk_index=chunk_index, status=ChunkStatus.CANCELED
                 )
             return ChunkOutcome(job_id, chunk_index, "canceled", job_status=job.status)
         rows = predict_chunk(context, session.connection(), job, chunk)
-        job = jobs.finish_chunk(
+        job = job_chunks.finish_chunk(
             session, job_id=job_id, chunk_index=chunk_index, rows=rows, started_at=started
         )
     if job.status == JobStatus.FINISHED:
@@ -71,7 +71,7 @@ def run_chunk(context: JobContext, job_id: str, chunk_index: int) -> ChunkOutcom
 
 
 def predict_chunk(
-    context: JobContext, connection: Connection, job: jobs.JobRecord, chunk: jobs.ChunkRecord
+    context: JobContext, connection: Connection, job: jobs.JobRecord, chunk: job_chunks.ChunkRecord
 ) -> int:
     """Read the chunk's rows, predict them with the pinned version, write the predictions."""
     model = context.store.get(job.model_name, job.model_version)
@@ -98,6 +98,7 @@ def predict_chunk(
 
 def run_chunk_job(job_id: str, chunk_index: int) -> dict[str, Any]:
     """RQ entry point for one chunk. A failure on the last attempt fails the whole job."""
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
     from rq import get_current_job
 
     context = current_context()
@@ -136,7 +137,7 @@ def record_failure(
     message = describe_error(exc)
     try:
         with context.sessions() as session, session.begin():
-            job = jobs.record_chunk_error(
+            job = job_chunks.record_chunk_error(
                 session, job_id=job_id, chunk_index=chunk_index, error=message, final=final
             )
     except Exception:  # the database may be what failed; RQ still has the traceback

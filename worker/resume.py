@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from db import jobs
+from db import job_chunks, jobs
 from worker.context import JobContext
 from worker.dispatch import MAX_ENQUEUES, RETRY_INTERVALS, START_GRACE, enqueue_chunks, rq_job_id
 
@@ -22,11 +22,12 @@ def resume_idle_chunks(
     context: JobContext, queue: Any, *, intervals: tuple[float, ...] = RETRY_INTERVALS
 ) -> int:
     """Enqueue again the chunks nobody holds and no queue will run; returns how many."""
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
     from rq.job import Job
 
-    resumed: list[tuple[jobs.ChunkRecord, int, Any]] = []
+    resumed: list[tuple[job_chunks.ChunkRecord, int, Any]] = []
     with context.sessions() as session, session.begin():
-        idle = jobs.idle_unfinished_chunks(session)
+        idle = job_chunks.idle_unfinished_chunks(session)
         if not idle:
             return 0
         ids = [rq_job_id(c.job_id, c.chunk_index, c.attempts) for c in idle]
@@ -39,7 +40,7 @@ def resume_idle_chunks(
                 continue
             if chunk.attempts >= MAX_ENQUEUES:
                 message = f"its worker stopped before finishing it {chunk.attempts} times"
-                jobs.record_chunk_error(
+                job_chunks.record_chunk_error(
                     session,
                     job_id=chunk.job_id,
                     chunk_index=chunk.chunk_index,
@@ -47,7 +48,7 @@ def resume_idle_chunks(
                     final=True,
                 )
                 continue
-            attempt = jobs.count_attempt(
+            attempt = job_chunks.count_attempt(
                 session, job_id=chunk.job_id, chunk_index=chunk.chunk_index
             )
             resumed.append((chunk, attempt, rq_job))
@@ -66,6 +67,7 @@ def will_run(rq_job: Any, waiting: set[str]) -> bool:
 
     `waiting` holds the ids in the queue and those a worker has taken but not started yet.
     """
+    # rq loads only where a job is queued or run (see resume_idle_chunks).
     from rq.job import JobStatus
     from rq.utils import now
 

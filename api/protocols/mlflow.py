@@ -8,7 +8,11 @@ from flask import Blueprint, Response, request
 
 from api.bodies import request_body
 from api.error_handlers import ANSWERABLE, describe, error_response
+from api.errors import NotReadyError
+from api.openapi.declare import documented
+from api.openapi.schemas import VERSION_QUERY, content_response
 from api.protocols.core import native_error, predict_logged, server_version
+from api.protocols.docs import METHOD, SCORED, SCORING_ERRORS, scoring_body
 from api.protocols.mlflow_codec import decode_scoring, encode_scoring
 from api.services import services
 from inference.model import LoadedModel
@@ -17,6 +21,13 @@ bp = Blueprint("mlflow", __name__)
 
 
 @bp.post("/invocations")
+@documented(
+    "MLflow / SageMaker scoring with the default model",
+    responses=SCORED,
+    errors=SCORING_ERRORS,
+    query=(VERSION_QUERY, METHOD),
+    body=scoring_body,
+)
 def invocations() -> dict[str, Any]:
     """Score the body with the default model (`?version=` pins one)."""
     svc = services()
@@ -24,6 +35,13 @@ def invocations() -> dict[str, Any]:
 
 
 @bp.post("/models/<name>/invocations")
+@documented(
+    "MLflow scoring with model `name`",
+    responses=SCORED,
+    errors=SCORING_ERRORS,
+    query=(VERSION_QUERY, METHOD),
+    body=scoring_body,
+)
 def model_invocations(name: str) -> dict[str, Any]:
     """Score the body with model `name`."""
     return score(services().model(name, request.args.get("version")))
@@ -44,6 +62,11 @@ def score(model: LoadedModel) -> dict[str, Any]:
 
 
 @bp.get("/ping")
+@documented(
+    "MLflow / SageMaker health: 200 once the default model is loaded, else 503",
+    responses={"200": content_response("Ready", "application/json")},
+    errors=(503,),
+)
 def ping() -> Response:
     """200 once the default model is loaded (MLflow and SageMaker health check), else 503."""
     svc = services()
@@ -51,11 +74,15 @@ def ping() -> Response:
         svc.model(svc.default_model_name())
     except ANSWERABLE as exc:  # an unknown default model is "not ready" too, not a 404
         message, details = describe(exc)
-        return error_response(503, "NOT_READY", f"not ready: {message}", details)
+        return error_response(503, NotReadyError.error_code, f"not ready: {message}", details)
     return Response("\n", status=200, mimetype="application/json")
 
 
 @bp.get("/version")
+@documented(
+    "The server version, as text",
+    responses={"200": content_response("The version", "text/plain")},
+)
 def version() -> Response:
     """The server's version, as text (MLflow answers its own version here)."""
     return Response(server_version(), mimetype="text/plain")

@@ -11,6 +11,7 @@ from api.bodies import request_body
 from api.codecs import parse_json
 from api.metrics import ERRORS
 from api.protocols.core import native_error, predict_logged, server_version
+from api.protocols.docs import infer_body, v2_documented
 from api.protocols.v2_codec import decode_infer
 from api.protocols.v2_responses import encode_infer, model_metadata
 from api.routes.health import check_database, check_default_model
@@ -24,29 +25,38 @@ STATUS = {422: 400}
 
 
 @bp.get("")
+@v2_documented("Server metadata: name, version, extensions")
 def server_metadata() -> dict[str, Any]:
     """Server metadata: name, version, extensions."""
     return {"name": "skserve", "version": server_version(), "extensions": []}
 
 
 @bp.get("/health/live")
+@v2_documented("Liveness: the process answers; touches nothing")
 def live() -> dict[str, bool]:
     """Liveness: the process answers; touches nothing."""
     return {"live": True}
 
 
 @bp.get("/health/ready")
+@v2_documented("Readiness: the database answers and the default model is loaded")
 def ready() -> Response | dict[str, bool]:
     """Readiness: the database answers and the default model is loaded."""
     svc = services()
     failing = [c["detail"] for c in (check_database(svc), check_default_model(svc)) if not c["ok"]]
     if failing:
-        return v2_error(503, "NOT_READY", f"not ready: {'; '.join(failing)}", {"ready": False})
+        return v2_error(
+            503,
+            errors.NotReadyError.error_code,
+            f"not ready: {'; '.join(failing)}",
+            {"ready": False},
+        )
     return {"ready": True}
 
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/versions/<version>")
+@v2_documented("Model metadata: platform, versions, input and output tensors", 404)
 def metadata(name: str, version: str | None = None) -> dict[str, Any]:
     """Model metadata: platform, versions, one input tensor per feature, outputs."""
     model = services().model(name, version)
@@ -57,6 +67,7 @@ def metadata(name: str, version: str | None = None) -> dict[str, Any]:
 
 @bp.get("/models/<name>/ready")
 @bp.get("/models/<name>/versions/<version>/ready")
+@v2_documented("Model readiness", 404)
 def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
     """200 when the model (version) is loaded and can answer; its error otherwise."""
     model = services().model(name, version)
@@ -65,6 +76,7 @@ def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
 
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
+@v2_documented("Inference: predict and predict_proba tensors", 404, 413, 415, body=infer_body)
 def infer(name: str, version: str | None = None) -> dict[str, Any]:
     """Predict the request's tensors; outputs `predict` and (classifiers) `predict_proba`."""
     svc = services()

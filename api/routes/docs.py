@@ -6,9 +6,13 @@ from importlib.metadata import version
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, current_app, send_from_directory
 
-from api.openapi import build_openapi
+from api.examples import served
+from api.openapi.declare import documented
+from api.openapi.document import build_openapi
+from api.openapi.schemas import OK, content_response
+from api.services import services
 
 bp = Blueprint("docs", __name__)
 
@@ -23,12 +27,17 @@ dom_id: "#swagger-ui", deepLinking: true}); };</script>
 
 
 @bp.get("/openapi.json")
+@documented("This OpenAPI document", responses=OK)
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3 document."""
-    return build_openapi(version("skserve"))
+    return build_openapi(current_app, served(services()), version("skserve"))
 
 
 @bp.get("/docs")
+@documented(
+    "Swagger UI over this document (assets served locally)",
+    responses={"200": content_response("HTML", "text/html")},
+)
 def docs() -> Response:
     """Swagger UI, its assets served by this app."""
     return Response(DOCS_PAGE, mimetype="text/html")

@@ -10,21 +10,29 @@ from flask import Blueprint, Response, request
 
 from api.auth import is_admin
 from api.error_handlers import ANSWERABLE, describe, error_response
-from api.public_url import public_base_url
+from api.errors import NotReadyError
+from api.openapi.declare import documented
+from api.openapi.schemas import OK, content_response
 from api.services import Services, services
-from api.usage import build_usage
+from api.usage import usage_response
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
 @bp.get("/health")
+@documented("Liveness: the process answers; touches no dependency", responses=OK)
 def health() -> dict[str, str]:
     """Liveness: the process answers. Touches no dependency."""
     return {"status": "ok"}
 
 
 @bp.get("/ready")
+@documented(
+    "Readiness: the database, Redis and the default model are usable",
+    responses=OK,
+    errors=(503,),
+)
 def ready() -> Response | dict[str, Any]:
     """Readiness: 200 when the database, Redis and the default model are usable, else 503.
 
@@ -48,7 +56,9 @@ def ready() -> Response | dict[str, Any]:
     if not is_admin(request.headers.get("Authorization")):
         checks, reasons = anonymous_checks(checks), ", ".join(failing)
     if failing:
-        return error_response(503, "NOT_READY", f"not ready: {reasons}", {"checks": checks})
+        return error_response(
+            503, NotReadyError.error_code, f"not ready: {reasons}", {"checks": checks}
+        )
     return {"status": "ready", "checks": checks}
 
 
@@ -65,10 +75,14 @@ def anonymous_checks(checks: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/usage")
-def usage() -> dict[str, Any]:
+@documented(
+    "How to call the API, with copy-paste examples (text; JSON with Accept: application/json)",
+    responses={"200": content_response("The usage page", "text/plain", "application/json")},
+    errors=(503,),
+)
+def usage() -> Response:
     """How to call the API, with examples built from the served models."""
-    svc = services()
-    return build_usage(svc, public_base_url(request, svc.settings))
+    return usage_response()
 
 
 def _check(ok: bool, detail: str) -> dict[str, Any]:

@@ -14,6 +14,16 @@ from werkzeug.utils import secure_filename
 from api import errors
 from api.auth import admin_required
 from api.codecs import parse_json
+from api.openapi.declare import documented
+from api.openapi.schemas import (
+    OBJECT,
+    OFFSET,
+    OK,
+    content_response,
+    job_body,
+    json_response,
+    query_parameter,
+)
 from api.request_checks import form_value
 from api.services import parse_version, services
 from db import jobs
@@ -25,9 +35,30 @@ from inference.json_values import finite_or_none
 bp = Blueprint("jobs", __name__)
 MAX_PAGE = 10_000
 MAX_VERSION = 999_999_999  # what parse_version accepts: nine digits
+STATUS = query_parameter(
+    "status", "Only jobs in this status", {"type": "string", "enum": [s.value for s in JobStatus]}
+)
+FORMAT = query_parameter(
+    "format",
+    "csv streams every result (also Accept: text/csv)",
+    {"type": "string", "enum": ["json", "csv"]},
+)
+
+
+def limit_parameter(highest: int) -> dict[str, Any]:
+    """?limit=, at most `highest`."""
+    return query_parameter(
+        "limit", "Rows per page", {"type": "integer", "minimum": 1, "maximum": highest}
+    )
 
 
 @bp.post("/jobs")
+@documented(
+    "Submit a batch job (a JSON source, or a multipart CSV upload); 202 with its URL",
+    responses={"202": json_response(OBJECT, "Queued; Location points at the job")},
+    errors=(404, 415, 422, 503),
+    body=job_body,
+)
 def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Create a batch job from JSON or a multipart CSV upload; 202 with its status URL."""
     svc = services()
@@ -46,6 +77,12 @@ def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("/jobs")
+@documented(
+    "Batch jobs, newest first",
+    responses=OK,
+    errors=(503,),
+    query=(STATUS, OFFSET, limit_parameter(1_000)),
+)
 def list_jobs() -> dict[str, Any]:
     """Jobs newest first; ?status= filters, ?offset= and ?limit= page."""
     status = request.args.get("status")
@@ -66,12 +103,14 @@ def list_jobs() -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>")
+@documented("Status, progress, timings and error of a batch job", responses=OK, errors=(404, 503))
 def job_status(job_id: str) -> dict[str, Any]:
     """Status, progress, timings and the error of one job."""
     return job_json(_get_job(job_id))
 
 
 @bp.delete("/jobs/<job_id>")
+@documented("Cancel a queued or running batch job", responses=OK, errors=(404, 409, 503))
 @admin_required
 def cancel_job(job_id: str) -> dict[str, Any]:
     """Admin: cancel a queued or started job; its remaining chunks do not run."""
@@ -79,6 +118,12 @@ def cancel_job(job_id: str) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>/results")
+@documented(
+    "Results ordered by entity id: JSON pages, or all of them as streamed CSV",
+    responses={"200": content_response("Results", "application/json", "text/csv")},
+    errors=(404, 409, 503),
+    query=(OFFSET, limit_parameter(MAX_PAGE), FORMAT),
+)
 def job_results(job_id: str) -> Response | dict[str, Any]:
     """Results ordered by entity id: JSON pages, or all of them as streamed CSV."""
     job = _get_job(job_id)

@@ -13,6 +13,15 @@ from flask import Blueprint, Response, request, url_for
 from api import errors
 from api.auth import admin_required
 from api.codecs import parse_json
+from api.openapi.declare import documented
+from api.openapi.schemas import (
+    OBJECT,
+    OK,
+    PICKLE,
+    VERSION_QUERY,
+    json_response,
+    pipeline_upload_body,
+)
 from api.request_checks import form_value
 from api.services import parse_version, services
 from db import registry
@@ -24,6 +33,7 @@ bp = Blueprint("models", __name__)
 
 
 @bp.get("/models")
+@documented("Every model, its versions, the production one", responses=OK, errors=(503,))
 def list_models() -> dict[str, Any]:
     """Every model, its versions and which one is in production."""
     with services().sessions() as session:
@@ -40,18 +50,29 @@ def list_models() -> dict[str, Any]:
 
 
 @bp.get("/models/<name>")
+@documented(
+    "The production version's features, pipeline, metrics and library versions",
+    responses=OK,
+    errors=(404, 503),
+)
 def show_model(name: str) -> dict[str, Any]:
     """The production version's metadata."""
     return describe_version(name, None)
 
 
 @bp.get("/models/<name>/versions/<version>")
+@documented("One version's metadata", responses=OK, errors=(404, 503))
 def show_version(name: str, version: str) -> dict[str, Any]:
     """One version's metadata."""
     return describe_version(name, _version(version))
 
 
 @bp.get("/models/<name>/versions/<version>/artifact")
+@documented(
+    "The cloudpickle bytes of one version (sha256 in X-Model-SHA256)",
+    responses=PICKLE,
+    errors=(404, 503),
+)
 def download_artifact(name: str, version: str) -> Response:
     """The cloudpickle bytes of one version (sha256 in X-Model-SHA256)."""
     number = _version(version)
@@ -60,6 +81,13 @@ def download_artifact(name: str, version: str) -> Response:
 
 
 @bp.post("/models/<name>/versions")
+@documented(
+    "Upload a cloudpickled pipeline as a new version (unpickling runs its code: trusted "
+    "files only)",
+    responses={"201": json_response(OBJECT, "Registered")},
+    errors=(415, 422, 503),
+    body=pipeline_upload_body,
+)
 @admin_required
 def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
@@ -75,6 +103,11 @@ def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.post("/models/<name>/versions/<version>/promote")
+@documented(
+    "Make a version production (every API process serves it within MODEL_POLL_SECONDS)",
+    responses=OK,
+    errors=(404, 503),
+)
 @admin_required
 def promote_version(name: str, version: str) -> dict[str, Any]:
     """Make a version production; every API process switches within MODEL_POLL_SECONDS."""
@@ -88,6 +121,11 @@ def promote_version(name: str, version: str) -> dict[str, Any]:
 
 
 @bp.delete("/models/<name>/versions/<version>")
+@documented(
+    "Delete a version that is not in production",
+    responses={"204": {"description": "Deleted"}},
+    errors=(404, 409, 503),
+)
 @admin_required
 def delete_version(name: str, version: str) -> tuple[str, int]:
     """Remove a version that is not in production."""
@@ -161,6 +199,12 @@ def describe_version(name: str, version: int | None) -> dict[str, Any]:
 
 
 @bp.get("/model")
+@documented(
+    "Seed alias: the default model's metadata",
+    responses=OK,
+    errors=(404, 503),
+    query=(VERSION_QUERY,),
+)
 def default_model() -> dict[str, Any]:
     """Seed alias: the default model's features, pipeline steps and estimator."""
     svc = services()
@@ -168,6 +212,12 @@ def default_model() -> dict[str, Any]:
 
 
 @bp.get("/model/download")
+@documented(
+    "Seed alias: the default model's cloudpickle bytes",
+    responses=PICKLE,
+    errors=(404, 503),
+    query=(VERSION_QUERY,),
+)
 def download_default_model() -> Response:
     """Seed alias: the default model's cloudpickle bytes."""
     svc = services()

@@ -5,33 +5,62 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from api import errors
 from api.bodies import request_body
-from api.codecs import EntityIds, Rows, decode_body, decode_query, encode_entities, encode_result
-from api.public_url import public_base_url
+from api.codecs import EntityIds, Rows, decode_body, decode_query
+from api.openapi.declare import documented
+from api.openapi.schemas import (
+    PREDICTED,
+    VERSION_QUERY,
+    content_response,
+    features_query,
+    prediction_body,
+)
+from api.responses import encode_entities, encode_result
 from api.services import services
 from api.serving import serve
-from api.usage import build_usage
+from api.usage import usage_response
 from inference.model import LoadedModel
 
 bp = Blueprint("predictions", __name__)
+PREDICTION_ERRORS = (404, 415, 422, 503)
+QUERY_ERRORS = (404, 422, 503)
 
 
 @bp.post("/models/<name>/predict")
+@documented(
+    "Predict rows in any accepted body shape (JSON or CSV), or stored ids",
+    responses=PREDICTED,
+    errors=PREDICTION_ERRORS,
+    query=(VERSION_QUERY,),
+    body=prediction_body,
+)
 def predict(name: str) -> dict[str, Any]:
     """Predict the rows (or stored ids) in the body with model `name`."""
     return predict_body(services().model(name, request.args.get("version")))
 
 
 @bp.get("/models/<name>/predict")
+@documented(
+    "Predict one row given as query arguments: ?<feature>=<value>&...",
+    responses=PREDICTED,
+    errors=QUERY_ERRORS,
+    query=(features_query, VERSION_QUERY),
+)
 def predict_query(name: str) -> dict[str, Any]:
     """Predict one row given as query arguments."""
     return predict_rows(services().model(name, request.args.get("version")), query_rows())
 
 
 @bp.get("/models/<name>/entities/<entity_id>/prediction")
+@documented(
+    "Predict a stored entity of the model's feature table",
+    responses=PREDICTED,
+    errors=QUERY_ERRORS,
+    query=(VERSION_QUERY,),
+)
 def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
     """Predict one stored entity; 404 ENTITY_NOT_FOUND when the id is unknown."""
     return predict_ids(services().model(name, request.args.get("version")), [entity_id])
@@ -39,6 +68,13 @@ def predict_entity(name: str, entity_id: str) -> dict[str, Any]:
 
 @bp.post("/predict")
 @bp.post("/model/predict")
+@documented(
+    "Seed alias: predict with the default model",
+    responses=PREDICTED,
+    errors=PREDICTION_ERRORS,
+    query=(VERSION_QUERY,),
+    body=prediction_body,
+)
 def predict_default() -> dict[str, Any]:
     """Seed alias: POST /models/<default model>/predict."""
     svc = services()
@@ -46,11 +82,19 @@ def predict_default() -> dict[str, Any]:
 
 
 @bp.get("/")
-def predict_default_query() -> dict[str, Any]:
+@documented(
+    "Seed alias: ?<feature>=<value>&... predicts one row; without arguments, this usage page",
+    responses={
+        "200": content_response("A prediction, or the usage page", "application/json", "text/plain")
+    },
+    errors=QUERY_ERRORS,
+    query=(features_query, VERSION_QUERY),
+)
+def predict_default_query() -> Response | dict[str, Any]:
     """Seed alias: GET /?feature=value&... predicts one row; without arguments, the usage page."""
     svc = services()
     if not request.args:
-        return build_usage(svc, public_base_url(request, svc.settings))
+        return usage_response()
     model = svc.model(svc.default_model_name(), request.args.get("version"))
     return predict_rows(model, query_rows())
 

@@ -8,15 +8,28 @@ from flask import Blueprint, request, url_for
 
 from api import errors
 from api.auth import admin_required
+from api.openapi.declare import documented
+from api.openapi.schemas import OBJECT, OK, json_response, query_parameter
 from api.services import services
 from db import training_runs
 
 bp = Blueprint("training", __name__)
 
 PROMOTIONS = ("no", "always", "if_better")
+PROMOTE = query_parameter(
+    "promote",
+    "Promote the new version (default: if_better)",
+    {"type": "string", "enum": PROMOTIONS},
+)
 
 
 @bp.post("/models/<name>/train")
+@documented(
+    "Record and queue a training run of the model's stored spec; poll the returned URL",
+    responses={"202": json_response(OBJECT, "Queued")},
+    errors=(404, 409, 503),
+    query=(PROMOTE,),
+)
 @admin_required
 def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Record and queue a training run of the model's stored spec; poll the returned URL."""
@@ -50,6 +63,11 @@ def train(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("/models/<name>/train/<run_id>")
+@documented(
+    "A training run: status, timings, the version it registered or its error",
+    responses=OK,
+    errors=(404, 503),
+)
 def training_status(name: str, run_id: str) -> dict[str, Any]:
     """Status and timings of a training run, with the version it registered once finished."""
     with services().sessions() as session:

@@ -39,11 +39,18 @@ def upgrade(revision: str) -> None:
 @db.command("load-csv")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--table", required=True, help="Table to create.")
-@click.option("--id-column", default=None, help="Primary key column; generated 1..N if absent.")
+@click.option(
+    "--id-column",
+    default="id",
+    show_default=True,
+    help="Integer primary key, as batch jobs need: the CSV's own column of that name, "
+    "or generated 1..N in file order when the CSV has none.",
+)
 @click.option("--replace", is_flag=True, help="Drop and reload the table if it exists.")
-def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> None:
+def load_csv(path: Path, table: str, id_column: str, replace: bool) -> None:
     """Load a CSV file (or .csv.gz) with a header row into a new table."""
-    from db.csv_loader import CsvLoadError, TableExistsError
+    from db.csv_files import CsvLoadError
+    from db.csv_loader import TableExistsError
     from db.csv_loader import load_csv as load
     from db.identifiers import InvalidIdentifierError
 
@@ -64,7 +71,7 @@ def load_csv(path: Path, table: str, id_column: str | None, replace: bool) -> No
             raise click.ClickException(
                 f"{path}: {exc}. Nothing was loaded; fix and retry."
             ) from None
-    click.echo(f"Loaded {rows:,} rows into {table}.")
+    click.echo(f"Loaded {rows:,} rows into {table} (id column {id_column}).")
 
 
 @click.command("demo-data")

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from db import registry
 from inference.artifact import unpickle_pipeline
 from settings import Settings
@@ -33,7 +34,6 @@ def api_settings(pg_url: str, adult_model) -> Settings:
 @pytest.fixture(scope="session")
 def app(api_settings: Settings) -> Iterator[Flask]:
     """One app for the session (loading the model once); no watcher thread."""
-    from api.app import create_app
 
     app = create_app({"SETTINGS": api_settings, "START_WATCHER": False, "TESTING": True})
     yield app

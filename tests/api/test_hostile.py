@@ -8,10 +8,12 @@ import io
 import json
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
 
+from inference.validation import magnitude_limit
 from tests.api.helpers import RECORD
 from tests.api.hostile_pickles import HOSTILE_PICKLES
 
@@ -40,7 +42,6 @@ def csv(*rows: dict[str, Any], header: list[str] | None = None) -> dict[str, Any
 
 
 def query(**changes: Any) -> str:
-    from urllib.parse import urlencode
 
     return urlencode(rec(**changes))
 
@@ -346,7 +347,6 @@ def test_there_are_at_least_a_hundred_cases() -> None:
 
 
 def test_every_numeric_feature_predicts_at_its_limit(client: FlaskClient, app) -> None:
-    from inference.validation import magnitude_limit
 
     schema = app.extensions["skserve"].store.production("adult").schema
     for feature in schema.features:

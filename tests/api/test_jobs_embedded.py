@@ -119,3 +119,28 @@ def test_csv_upload_on_sqlite(sqlite_app):
     job = ended(sqlite_app, response.get_json()["id"])
     assert (job.status, job.rows_done) == ("finished", 40)
     assert len(results_csv(client, job.id)) == 40
+
+
+@pytest.mark.parametrize("backend", ["pg_app", "sqlite_app"])
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        ("age,workclass\n39,State-gov\n", "COLUMN_NOT_FOUND", "the uploaded CSV 'mine.csv'"),
+        ("id,age\n1,39\n1,40\n", "INVALID_CSV", "CSV line 3"),
+        ('age,workclass\n39,"unterminated\n', "INVALID_CSV", "CSV line"),
+    ],
+)
+def test_a_refused_upload_names_the_file_and_leaves_no_table(
+    request, backend, text, code, fragment
+):
+    app = request.getfixturevalue(backend)
+    engine = app.extensions["skserve"].engine
+    tables = set(sa.inspect(engine).get_table_names())
+    form = {"file": (io.BytesIO(text.encode()), "mine.csv"), "model": "adult"}
+
+    response = app.test_client().post("/jobs", data=form, content_type="multipart/form-data")
+
+    body = response.get_json()
+    assert (response.status_code, body["error_code"]) == (422, code)
+    assert fragment in body["message"] and "batch_upload_" not in response.get_data(as_text=True)
+    assert set(sa.inspect(engine).get_table_names()) == tables

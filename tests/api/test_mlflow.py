@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
 
+from api.app import create_app
 from tests.api.helpers import expected_answers, features_of
 from tests.api.protocol_bodies import MLFLOW_FORMATS, mlflow_body
 
@@ -59,9 +61,6 @@ def test_ping_and_version(client: FlaskClient) -> None:
 
 
 def test_ping_is_503_without_a_servable_model(api_settings) -> None:
-    from dataclasses import replace
-
-    from api.app import create_app
 
     settings = replace(api_settings, default_model="not-registered")
     app = create_app({"SETTINGS": settings, "START_WATCHER": False, "PRELOAD_MODELS": False})

@@ -11,16 +11,19 @@ import cloudpickle
 import pytest
 import sqlalchemy as sa
 from openapi_spec_validator import validate
+from rq import Queue, SimpleWorker
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from db import registry
 from db.tables import prediction_log
 from tests.api.helpers import RECORD
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import small_adult_spec
 from trainer.pipeline import build_pipeline
 from trainer.spec import make_estimator
 from trainer.train import Promotion, train_model
+from worker.context import JobContext, use_context
 
 TOKEN = "s3cret-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -169,10 +172,6 @@ def test_training_on_demand_needs_redis(admin_client, control_model):
 def test_training_on_demand_runs_on_a_real_worker(
     api_settings, control_model, redis_conn, pg_engine
 ):
-    from rq import Queue, SimpleWorker
-
-    from tests.conftest import TEST_REDIS_URL
-    from worker.context import JobContext, use_context
 
     settings = replace(api_settings, admin_token=TOKEN, redis_url=TEST_REDIS_URL)
     app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
@@ -199,7 +198,6 @@ def test_training_on_demand_runs_on_a_real_worker(
 def test_training_status_survives_a_redis_flush_and_names_only_training_runs(
     api_settings, control_model, redis_conn
 ):
-    from tests.conftest import TEST_REDIS_URL
 
     settings = replace(api_settings, admin_token=TOKEN, redis_url=TEST_REDIS_URL)
     app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})

@@ -8,7 +8,10 @@ import json
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from db import registry
+from inference.artifact import sha256_of
 from tests.api.helpers import (
     FORMATS,
     assert_same_answers,
@@ -16,6 +19,8 @@ from tests.api.helpers import (
     expected_answers,
     features_of,
 )
+
+JSON = {"Accept": "application/json"}
 
 
 @pytest.mark.parametrize("shape", FORMATS)
@@ -124,10 +129,6 @@ def test_version_pins_a_version(client: FlaskClient, adult_model) -> None:
 
 
 def test_model_and_download_aliases(client: FlaskClient, pg_engine, adult_model) -> None:
-    from sqlalchemy.orm import Session
-
-    from db import registry
-    from inference.artifact import sha256_of
 
     described = client.get("/model").get_json()
     assert described["name"] == "adult" and described["classes"] == ["<=50K", ">50K"]
@@ -144,7 +145,7 @@ def test_model_and_download_aliases(client: FlaskClient, pg_engine, adult_model)
 
 
 def test_usage_has_examples_from_a_real_row(client: FlaskClient) -> None:
-    usage = client.get("/usage").get_json()
+    usage = client.get("/usage", headers=JSON).get_json()
     assert usage["default_model"] == "adult"
     adult = next(m for m in usage["models"] if m["name"] == "adult")
     assert adult["example_entity_id"] == 1
@@ -152,11 +153,12 @@ def test_usage_has_examples_from_a_real_row(client: FlaskClient) -> None:
     assert "curl -s -X POST http://localhost/models/adult/predict" in adult["examples"]["split"]
     for key in ("split", "record", "query", "csv", "python", "ids", "entity", "seed_query"):
         assert adult["examples"][key]
-    assert client.get("/").get_json() == usage
+    assert client.get("/", headers=JSON).get_json() == usage
 
 
 def test_examples_in_usage_work(client: FlaskClient) -> None:
-    adult = next(m for m in client.get("/usage").get_json()["models"] if m["name"] == "adult")
+    usage = client.get("/usage", headers=JSON).get_json()
+    adult = next(m for m in usage["models"] if m["name"] == "adult")
     row = adult["example_row"]
     split = {"columns": list(row), "data": [list(row.values())]}
     first = client.post("/models/adult/predict", json=split).get_json()

@@ -63,6 +63,7 @@ def expected(pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_tritonclient_matches_the_pipeline(server: str, stored_rows, reference_pipelines) -> None:
+    # Each heavy client library loads only in the test that speaks its protocol.
     import tritonclient.http as httpclient
 
     client = httpclient.InferenceServerClient(
@@ -94,6 +95,7 @@ def test_tritonclient_matches_the_pipeline(server: str, stored_rows, reference_p
 
 
 def test_mlserver_pandas_codec_and_kserve_agree(server: str, stored_rows, tmp_path) -> None:
+    # Each heavy client library loads only in the test that speaks its protocol.
     from mlserver.codecs import PandasCodec
 
     # mlserver 1.7 does not know pandas 3's string dtype; give it the object columns it expects.

@@ -7,8 +7,9 @@ import gzip
 import pytest
 import sqlalchemy as sa
 
-from db import csv_loader
-from db.csv_loader import CsvLoadError, TableExistsError, load_csv
+from db import csv_files
+from db.csv_files import CsvLoadError
+from db.csv_loader import TableExistsError, load_csv
 from db.identifiers import InvalidIdentifierError, table_columns
 
 GOOD = "age,city,score,note\n39,Paris,1.5,\n50,,2,x\n-3,Oslo,1e3,y z\n"
@@ -90,7 +91,7 @@ def test_non_integer_id_column_is_refused(engine, tmp_path):
 def test_malformed_row_names_its_line_and_leaves_no_table(
     engine, tmp_path, monkeypatch, text, line, message
 ):
-    monkeypatch.setattr(csv_loader, "SAMPLE_ROWS", 2)
+    monkeypatch.setattr(csv_files, "SAMPLE_ROWS", 2)
     with pytest.raises(CsvLoadError, match=message) as caught:
         load_csv(engine, write(tmp_path, text), "broken")
     assert caught.value.line == line

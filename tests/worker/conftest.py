@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from settings import Settings
 from tests.conftest import TEST_REDIS_URL
-from tests.worker.helpers import NO_WAIT, cancel_active_jobs
+from tests.worker.helpers import NO_WAIT, cancel_active_jobs, start_worker
 from worker.context import JobContext, use_context
 from worker.main import BatchWorker
 
@@ -30,6 +33,28 @@ def job_context(jobs_settings: Settings, adult_model, demo_tables: Engine) -> It
     use_context(None)
     cancel_active_jobs(context.engine)
     context.engine.dispose()
+
+
+@pytest.fixture
+def workers(pg_url: str, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts `skserve worker` processes logging to files; any still running are killed after.
+
+    `workers(*args, redis_url=...)`: extra worker arguments, and the Redis to use (the test
+    index unless given).
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(*extra: str, redis_url: str = TEST_REDIS_URL) -> subprocess.Popen:
+        log = tmp_path / f"worker-{len(started)}.log"
+        process = start_worker(pg_url, redis_url, *extra, log=log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import psycopg2.errors
 import pytest
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks, jobs
 from db.tables import ChunkStatus, JobStatus
 from inference.validation import InvalidInputError
 from tests.worker.helpers import (
@@ -25,7 +25,7 @@ from worker.dispatch import run_job_inline
 
 def chunks_of(engine, job_id):
     with Session(engine) as session:
-        return jobs.list_chunks(session, job_id=job_id)
+        return job_chunks.list_chunks(session, job_id=job_id)
 
 
 def test_a_finished_chunk_run_again_writes_nothing(job_context, feature_copy):

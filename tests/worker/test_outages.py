@@ -4,72 +4,37 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks
 from db.tables import ChunkStatus
 from settings.redis_client import make_redis
-from tests.conftest import TEST_REDIS_URL
 from tests.faults import PrivateRedis
-from tests.processes import ISOLATED
 from tests.worker.helpers import (
-    SKSERVE,
+    WHOLE_TABLE,
     assert_exactly_once,
+    chunk_held_mid_transaction,
+    chunks_done,
+    log_tail,
     reference_predictions,
     submit,
     wait_for,
     wait_until_ended,
 )
-from tests.worker.test_worker_process import chunk_held_mid_transaction, chunks_done
 from worker.dispatch import Dispatcher
 
 pytestmark = pytest.mark.slow
 
-WHOLE_TABLE = {"table": "adult_features"}  # 32,561 rows
 ROWS = 32_561
-
-
-@pytest.fixture
-def workers(pg_url, tmp_path) -> Iterator:
-    """Starts `skserve worker` processes logging to files; killed afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start(redis_url: str) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-        env.update(DATABASE_URL=pg_url, REDIS_URL=redis_url, LOG_LEVEL="INFO")
-        log = tmp_path / f"worker-{len(started)}.log"
-        process = subprocess.Popen(
-            [SKSERVE, "worker"],
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        process.log = log  # type: ignore[attr-defined]
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
-def log_tail(process) -> str:
-    return Path(process.log).read_text()[-3000:]
 
 
 def test_redis_killed_during_a_job_and_restarted(job_context, workers, tmp_path):
     redis_server = PrivateRedis(tmp_path).start()
     try:
-        first, second = workers(redis_server.url), workers(redis_server.url)
+        first, second = workers(redis_url=redis_server.url), workers(redis_url=redis_server.url)
         job = submit(job_context, source=WHOLE_TABLE, chunk_rows=1_000)
         Dispatcher(job_context, make_redis(redis_server.url)).dispatch(job)
         wait_for(lambda: chunks_done(job_context.engine, job.id) >= 4, what="4 chunks", timeout=120)
@@ -87,17 +52,17 @@ def test_redis_killed_during_a_job_and_restarted(job_context, workers, tmp_path)
     assert_exactly_once(job_context.engine, done, reference)
 
 
-def resumed_chunk(engine, job_id: str) -> jobs.ChunkRecord | None:
+def resumed_chunk(engine, job_id: str) -> job_chunks.ChunkRecord | None:
     """A chunk that was enqueued again and then finished."""
     with Session(engine) as session:
-        chunks = jobs.list_chunks(session, job_id=job_id)
+        chunks = job_chunks.list_chunks(session, job_id=job_id)
     return next((c for c in chunks if c.attempts >= 2 and c.status == ChunkStatus.FINISHED), None)
 
 
 def test_a_dead_workers_chunk_resumes_within_15_s_and_long_ones_are_left_alone(
     job_context, redis_conn, workers
 ):
-    victim, survivor = workers(TEST_REDIS_URL), workers(TEST_REDIS_URL)
+    victim, survivor = workers(), workers()
     job = submit(job_context, source=WHOLE_TABLE, chunk_rows=1_000)
     Dispatcher(job_context, redis_conn).dispatch(job)
     wait_for(lambda: chunks_done(job_context.engine, job.id) >= 3, what="3 chunks", timeout=120)

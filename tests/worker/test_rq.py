@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import redis
 import sqlalchemy as sa
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks
 from db.tables import ChunkStatus, JobStatus
 from tests.worker.helpers import (
     NO_WAIT,
@@ -17,7 +18,13 @@ from tests.worker.helpers import (
     reference_predictions,
     submit,
 )
-from worker.dispatch import MAX_ENQUEUES, Dispatcher, enqueue_chunks, rq_job_id
+from worker.dispatch import (
+    MAX_ENQUEUES,
+    Dispatcher,
+    QueueUnavailableError,
+    enqueue_chunks,
+    rq_job_id,
+)
 from worker.main import BatchWorker
 from worker.resume import resume_idle_chunks
 
@@ -70,7 +77,7 @@ def test_a_failing_chunk_is_retried_then_fails_the_job(
     traceback = Job.fetch(rq_job_id(job.id, 0, 1), connection=redis_conn).latest_result()
     assert "UndefinedTable" in traceback.exc_string
     with Session(job_context.engine) as session:
-        statuses = [c.status for c in jobs.list_chunks(session, job_id=job.id)]
+        statuses = [c.status for c in job_chunks.list_chunks(session, job_id=job.id)]
     assert statuses == [ChunkStatus.FAILED, ChunkStatus.CANCELED, ChunkStatus.CANCELED]
 
 
@@ -91,7 +98,7 @@ def test_chunks_nobody_will_run_are_enqueued_again(job_context, batch_queue, run
 def test_a_chunk_being_processed_is_not_enqueued_again(job_context, batch_queue):
     job = submit(job_context, source={"id_range": [1, 2_000]}, chunk_rows=1_000)
     with job_context.sessions() as holder, holder.begin():
-        jobs.lock_chunk(holder, job_id=job.id, chunk_index=0)  # what a running chunk holds
+        job_chunks.lock_chunk(holder, job_id=job.id, chunk_index=0)  # what a running chunk holds
         assert resume_idle_chunks(job_context, batch_queue, intervals=NO_WAIT) == 1
     assert batch_queue.job_ids == [rq_job_id(job.id, 1, 2)]
 
@@ -123,9 +130,6 @@ def test_worker_maintenance_resumes_abandoned_chunks_every_five_seconds(
 
 
 def test_a_job_whose_chunks_cannot_be_queued_fails_at_once(job_context):
-    import redis
-
-    from worker.dispatch import QueueUnavailableError
 
     job = submit(job_context, source={"ids": [1]})
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy.orm import Session
 
-from db import jobs
+from db import job_chunks
 from db.tables import ChunkStatus, JobStatus
-from tests.conftest import TEST_REDIS_URL
 from tests.worker.helpers import (
+    WHOLE_TABLE,
     assert_exactly_once,
+    chunk_held_mid_transaction,
+    chunk_statuses,
+    chunks_done,
     get_job,
+    log_tail,
     reference_predictions,
-    start_worker,
     submit,
     wait_for,
     wait_until_ended,
@@ -28,59 +28,6 @@ from tests.worker.helpers import (
 from worker.dispatch import Dispatcher
 
 pytestmark = pytest.mark.slow
-
-WHOLE_TABLE = {"table": "adult_features"}  # 32,561 rows: 33 chunks of 1,000
-
-
-@pytest.fixture
-def workers(pg_url):
-    """Starts `skserve worker` processes; any still running are killed afterwards."""
-    started = []
-
-    def start(*extra: str):
-        process = start_worker(pg_url, TEST_REDIS_URL, *extra)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
-def chunks_done(engine, job_id: str) -> int:
-    return get_job(engine, job_id).chunks_done
-
-
-def chunk_statuses(engine, job_id: str) -> list[str]:
-    with Session(engine) as session:
-        return [c.status for c in jobs.list_chunks(session, job_id=job_id)]
-
-
-@contextlib.contextmanager
-def chunk_held_mid_transaction(context, job_id: str) -> Iterator[None]:
-    """Lock the job row so the worker's next chunk stops just before committing.
-
-    The chunk has locked its row and written its predictions, and waits for the job row to
-    count itself: exactly the state a crash must not leave behind.
-    """
-    with context.engine.connect() as connection, connection.begin():
-        connection.execute(
-            sa.text("SELECT id FROM batch_jobs WHERE id = :id FOR UPDATE"), {"id": job_id}
-        )
-        wait_for(lambda: worker_waiting(context.engine), what="a chunk waiting to commit")
-        yield
-
-
-def worker_waiting(engine) -> bool:
-    """True when a session is blocked on a lock while counting a chunk into its job."""
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE batch_jobs SET %chunks_done + 1%'"
-    )
-    with engine.connect() as connection:
-        return connection.scalar(query) > 0
 
 
 def test_a_worker_killed_mid_chunk_is_replaced_and_nothing_is_lost_or_doubled(
@@ -98,14 +45,14 @@ def test_a_worker_killed_mid_chunk_is_replaced_and_nothing_is_lost_or_doubled(
     assert killed_at.status == JobStatus.STARTED
 
     second = workers("--burst")
-    assert second.wait(timeout=180) == 0, second.stderr.read().decode()[-2_000:]
+    assert second.wait(timeout=180) == 0, log_tail(second)
 
     done = get_job(job_context.engine, job.id)
     assert (done.status, done.rows_done, done.chunks_done) == ("finished", 32_561, 33)
     reference = reference_predictions(job_context.engine, done, "adult_features")
     assert_exactly_once(job_context.engine, done, reference)
     with Session(job_context.engine) as session:
-        attempts = [c.attempts for c in jobs.list_chunks(session, job_id=job.id)]
+        attempts = [c.attempts for c in job_chunks.list_chunks(session, job_id=job.id)]
     assert sorted(attempts)[-2:] == [1, 2]  # the chunk killed in flight was enqueued again
 
 

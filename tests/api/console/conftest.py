@@ -104,6 +104,7 @@ def console(pg_url, pg_engine, demo_tables, adult_model, adult_spec, tmp_path_fa
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (its own browser download cannot work here)."""
+    # Playwright loads only for the browser tests, not for every console test.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from api.app import create_app
@@ -77,7 +79,6 @@ def test_vendored_assets_are_served(client):
 
 
 def test_console_can_be_turned_off(api_settings):
-    from dataclasses import replace
 
     app = create_app(
         {

@@ -30,7 +30,7 @@ def test_load_csv_then_refuse_then_replace(run, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("age,city\n39,Paris\n50,Oslo\n")
     code, output = run("db", "load-csv", str(path), "--table", "people", "--id-column", "id")
-    assert code == 0 and "Loaded 2 rows into people." in output
+    assert code == 0 and "Loaded 2 rows into people (id column id)." in output
     code, output = run("db", "load-csv", str(path), "--table", "people")
     assert code == 1 and "already exists; add --replace" in output
     assert run("db", "load-csv", str(path), "--table", "people", "--replace")[0] == 0

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from skserve.cli import main
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 
 
 def test_upgrade_demo_data_train_and_promote_on_sqlite(tmp_path):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from skserve.cli import main
@@ -120,3 +122,42 @@ def test_list_refuses_an_unknown_status_and_shows_utc_times(pg_url):
     assert "queued" in bogus.output and "Traceback" not in bogus.output
     assert listed.exit_code == 0
     assert all(line.endswith("UTC") for line in listed.output.splitlines() if line)
+
+
+def test_a_table_loaded_without_id_column_scores_as_a_batch_job(pg_url, job_context, tmp_path):
+    table = f"cli_loaded_{uuid.uuid4().hex[:8]}"
+    with job_context.engine.connect() as connection:
+        rows = pd.read_sql("SELECT * FROM adult_features WHERE id <= 30", connection)
+    path = tmp_path / "people.csv"
+    rows.drop(columns=["id"]).to_csv(path, index=False)
+    try:
+        loaded = skserve(pg_url, "db", "load-csv", str(path), "--table", table)
+        assert loaded.exit_code == 0, loaded.output
+        assert f"Loaded 30 rows into {table} (id column id)." in loaded.output
+
+        submitted = skserve(pg_url, "jobs", "submit", "--model", "adult", "--table", table)
+
+        assert submitted.exit_code == 0, submitted.output
+        assert "finished: 30 rows" in submitted.output
+        job = get_job(job_context.engine, job_id_in(submitted.output))
+        reference = reference_predictions(
+            job_context.engine, job, "adult_features", list(range(1, 31))
+        )
+        out = tmp_path / "out.csv"
+        skserve(pg_url, "jobs", "results", job.id, "--csv", str(out))
+        frame = pd.read_csv(out, dtype={"prediction": str})
+        assert frame["id"].tolist() == list(range(1, 31))  # numbered in file order
+        assert frame["prediction"].tolist() == reference.tolist()
+    finally:
+        with job_context.engine.begin() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+
+
+def test_load_csv_refuses_an_id_column_without_integers(pg_url, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("id,age\nx1,39\n")
+    loaded = skserve(pg_url, "db", "load-csv", str(path), "--table", "never_made")
+    assert loaded.exit_code == 1
+    assert "id column 'id' must hold integers in every row; name another id column" in (
+        loaded.output
+    )
