@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db import jobs, registry
-from db.job_sources import SourceError, check_source, parse_source, plan_chunks, stage_csv
+from db.chunk_plans import plan_chunks
+from db.job_sources import SourceError, check_source, parse_source, stage_csv
 
 MAX_CHUNK_ROWS = 1_000_000
 

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db.job_sources import ChunkPlan, Source
+from db.chunk_plans import ChunkPlan
+from db.job_sources import Source
 from db.lifecycle import ACTIVE_VALUES, Lifecycle
 from db.tables import ChunkStatus, JobStatus, batch_chunks, batch_jobs
 

@@ -59,6 +59,17 @@ def _now() -> sa.sql.functions.Function:
     return sa.func.now()
 
 
+def _lifecycle_columns() -> list[sa.Column]:
+    """Status and timestamps, as batch_jobs and training_runs both keep them (db.lifecycle)."""
+    return [
+        sa.Column("status", sa.String(16), nullable=False, default=JobStatus.QUEUED.value),
+        sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+        sa.Column("started_at", UtcDateTime(), nullable=True),
+        sa.Column("finished_at", UtcDateTime(), nullable=True),
+        sa.Column("error", sa.Text, nullable=True),
+    ]
+
+
 model_versions = sa.Table(
     "model_versions",
     metadata,
@@ -94,16 +105,12 @@ batch_jobs = sa.Table(
     sa.Column("model_name", sa.String(128), nullable=False),
     sa.Column("model_version", sa.Integer, nullable=False),
     sa.Column("source", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default=JobStatus.QUEUED.value),
+    *_lifecycle_columns(),
     sa.Column("rows_total", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
     sa.Column("chunks_total", sa.Integer, nullable=False, default=0),
     sa.Column("chunks_done", sa.Integer, nullable=False, default=0),
     sa.Column("chunk_rows", sa.Integer, nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
-    sa.Column("started_at", UtcDateTime(), nullable=True),
-    sa.Column("finished_at", UtcDateTime(), nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
     # The pinned version's class labels, so results stay readable if the version is deleted.
     sa.Column("classes", sa.JSON, nullable=True),
     sa.Index("ix_batch_jobs_status_created", "status", "created_at"),
@@ -169,11 +176,7 @@ training_runs = sa.Table(
     sa.Column("model_name", sa.String(128), nullable=False),
     sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("promotion", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default=JobStatus.QUEUED.value),
-    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
-    sa.Column("started_at", UtcDateTime(), nullable=True),
-    sa.Column("finished_at", UtcDateTime(), nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
+    *_lifecycle_columns(),
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("result", sa.JSON, nullable=True),
     sa.Index("ix_training_runs_model_created", "model_name", "created_at"),

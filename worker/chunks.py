@@ -98,7 +98,8 @@ def predict_chunk(
 
 def run_chunk_job(job_id: str, chunk_index: int) -> dict[str, Any]:
     """RQ entry point for one chunk. A failure on the last attempt fails the whole job."""
-    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports
+    # this module and never needs it.
     from rq import get_current_job
 
     context = current_context()

@@ -49,7 +49,8 @@ def enqueue_chunks(
     intervals: tuple[float, ...] = RETRY_INTERVALS,
 ) -> None:
     """One RQ job per (chunk index, attempt), retried len(intervals) times with backoff."""
-    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports
+    # this module and never needs it.
     from rq import Queue, Retry
 
     data = [
@@ -137,7 +138,8 @@ class Dispatcher:
 
 
 def _queue(name: str, redis: Any) -> Any:
-    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports
+    # this module and never needs it.
     from rq import Queue
 
     return Queue(name, connection=redis)

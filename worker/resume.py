@@ -22,7 +22,8 @@ def resume_idle_chunks(
     context: JobContext, queue: Any, *, intervals: tuple[float, ...] = RETRY_INTERVALS
 ) -> int:
     """Enqueue again the chunks nobody holds and no queue will run; returns how many."""
-    # rq loads only where a job is queued or run: the API without REDIS_URL imports this module and never needs it.
+    # rq loads only where a job is queued or run: the API without REDIS_URL imports
+    # this module and never needs it.
     from rq.job import Job
 
     resumed: list[tuple[job_chunks.ChunkRecord, int, Any]] = []

@@ -1,4 +1,4 @@
-"""Job sources: parsing, catalog checks and chunk planning, table-driven."""
+"""Job sources: parsing and catalog checks, table-driven (planning: test_chunk_plans.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
-from db.job_sources import Source, SourceError, UnknownIdsError, parse_source, plan_chunks
+from db.job_sources import Source, SourceError, UnknownIdsError, parse_source
 from db.job_submission import JobRequest, create_batch_job
 
 ODD_TABLES = """
@@ -94,33 +94,6 @@ def test_the_version_is_pinned_at_submit(session, adult_model):
     job = create(session, {"ids": [1]})
     assert (job.model_name, job.model_version) == ("adult", adult_model.version)
     assert job.classes == ["<=50K", ">50K"]
-
-
-@pytest.mark.parametrize(
-    ("source", "chunk_rows", "expected"),
-    [
-        # (first id, last id, rows) per chunk; the last chunk ends at the last id.
-        (Source("adult_features", id_range=(1, 10)), 4, [(1, 4, 4), (5, 8, 4), (9, 10, 2)]),
-        (Source("adult_features", id_range=(1, 10)), 10, [(1, 10, 10)]),
-        (Source("adult_features", id_range=(1, 10)), 50, [(1, 10, 10)]),
-        (Source("adult_features", ids=(2, 3, 7, 9, 20)), 2, [(2, 3, 2), (7, 9, 2), (20, 20, 1)]),
-        (Source("jobs_dup_ids", id_range=(8, 100)), 2, [(8, 9, 2), (10, 10, 1)]),
-    ],
-)
-def test_chunks_are_contiguous_id_ranges(session, source, chunk_rows, expected):
-    chunks = plan_chunks(session.connection(), source, chunk_rows)
-    assert [(c.first_id, c.last_id, c.rows) for c in chunks] == expected
-    assert [c.index for c in chunks] == list(range(len(expected)))
-
-
-def test_a_gappy_table_is_planned_by_rows_not_by_id_span(session):
-    session.execute(
-        sa.text("CREATE TABLE jobs_gappy AS SELECT * FROM adult_features WHERE id % 7 = 0")
-    )
-    chunks = plan_chunks(session.connection(), Source("jobs_gappy"), 1_000)
-    assert sum(c.rows for c in chunks) == 32_561 // 7
-    assert all(c.rows == 1_000 for c in chunks[:-1])
-    assert [c.first_id for c in chunks[1:]] == [c.last_id + 1 for c in chunks[:-1]]
 
 
 def test_parse_source_keeps_ids_sorted_and_unique():

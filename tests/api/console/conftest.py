@@ -15,7 +15,8 @@ import redis
 from sqlalchemy.orm import Session
 
 from db import jobs
-from db.job_sources import ChunkPlan, Source
+from db.chunk_plans import ChunkPlan
+from db.job_sources import Source
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import small_adult_spec
 from tests.processes import start_api, stop
