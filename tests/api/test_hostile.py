@@ -463,10 +463,13 @@ HOSTILE_HOSTS = [
 @pytest.mark.parametrize("host", HOSTILE_HOSTS)
 def test_a_hostile_host_header_is_not_copied(client: FlaskClient, path: str, host: str) -> None:
     response = client.get(path, headers={"Host": host})
-    assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert host not in text and json.dumps(host)[1:-1] not in text
-    assert "http://localhost:8000/models/" in text
+    if response.status_code == 400:  # werkzeug refuses some hosts (over 255 bytes) itself
+        assert set(response.get_json()) == {"error_code", "message", "details"}
+    else:
+        assert response.status_code == 200
+        assert "http://localhost:8000/models/" in text
 
 
 # Hostile pickles: their code runs in a child process, so the worker answers 422 naming the
