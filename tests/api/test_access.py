@@ -13,6 +13,7 @@ from api.app import create_app
 from api.auth import OPEN_ENDPOINTS
 from api.public_url import PLACEHOLDER, is_well_formed_host, public_base_url
 from settings import Settings, load_settings
+from tests.api.conftest import serving_app
 from tests.api.helpers import RECORD
 
 API_TOKEN, ADMIN_TOKEN = "api-token-for-tests", "admin-token-for-tests"
@@ -24,9 +25,8 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 def protected_app(api_settings: Settings) -> Iterator[Flask]:
     """The test app with API_TOKEN and ADMIN_TOKEN set."""
     settings = replace(api_settings, api_token=API_TOKEN, admin_token=ADMIN_TOKEN)
-    app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
-    yield app
-    app.extensions["skserve"].close()
+    with serving_app(settings) as app:
+        yield app
 
 
 @pytest.fixture

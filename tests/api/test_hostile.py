@@ -388,7 +388,7 @@ PATH_VALUES = {
 def guarded_app(api_settings):
     from dataclasses import replace
 
-    from api.app import create_app
+    from tests.api.conftest import serving_app
 
     settings = replace(
         api_settings,
@@ -397,9 +397,8 @@ def guarded_app(api_settings):
         upload_inspect_seconds=20.0,  # a loaded machine starts the child slowly
         upload_inspect_memory_mib=1024,
     )
-    app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
-    yield app
-    app.extensions["skserve"].close()
+    with serving_app(settings) as app:
+        yield app
 
 
 def guarded_routes(app) -> list[tuple[str, str]]:
