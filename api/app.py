@@ -14,8 +14,9 @@ from api.metrics import init_metrics
 from api.protocols import mlflow, v2
 from api.request_checks import init_request_checks
 from api.request_ids import configure_logging, init_request_ids
-from api.routes import docs, health, jobs, models, predictions, training
+from api.routes import docs, health, jobs, models, predictions, traffic, training
 from api.services import EXTENSION, Services, preload_models, register_model_file
+from api.shadow import ShadowPredictor
 from db import jobs as job_rows
 from db import registry
 from db.deadline import Deadline
@@ -93,6 +94,11 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         watcher.start()
     redis = None if settings.redis_url is None else make_redis(settings.redis_url)
     context = JobContext(settings, engine, sessions, store)
+    prediction_log = PredictionLogger(
+        settings.database_url,
+        sample=settings.prediction_log_sample,
+        max_bytes=settings.prediction_log_buffer_bytes,
+    )
     intervals = tuple(config["JOB_RETRY_INTERVALS"])
     return Services(
         settings=settings,
@@ -109,11 +115,8 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
         redis=redis,
         watcher=watcher,
         default_model=default_model,
-        prediction_log=PredictionLogger(
-            settings.database_url,
-            sample=settings.prediction_log_sample,
-            max_bytes=settings.prediction_log_buffer_bytes,
-        ),
+        prediction_log=prediction_log,
+        shadows=ShadowPredictor(prediction_log),
         dispatcher=Dispatcher(context, redis, intervals=intervals),
     )
 
@@ -131,7 +134,15 @@ def make_api_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per resource."""
-    for blueprint in (health.bp, models.bp, training.bp, predictions.bp, jobs.bp, docs.bp):
+    for blueprint in (
+        health.bp,
+        models.bp,
+        traffic.bp,
+        training.bp,
+        predictions.bp,
+        jobs.bp,
+        docs.bp,
+    ):
         app.register_blueprint(blueprint)
     for blueprint in (v2.bp, mlflow.bp):  # other servers' protocols over the same core
         app.register_blueprint(blueprint)

@@ -21,6 +21,9 @@ WHEN = {
     "INVALID_VERSION": "`?version=` (or a version in a path) is not a positive integer",
     "INVALID_ID": "an id that cannot be a value of the id column (SQL text included)",
     "NO_FEATURE_TABLE": "ids sent to a model without a feature table",
+    "INVALID_TRAFFIC": "a traffic setting that cannot be served (wrong types, percent outside "
+    "0-100, a version in two roles or twice, other features than production); `details.field` "
+    "names the part",
     "INVALID_HTTP": "gunicorn cannot parse the request (bad request line or method, bad "
     "`Content-Length`, `Content-Length` with `Transfer-Encoding`, a malformed header or "
     "chunked body)",
@@ -35,7 +38,8 @@ WHEN = {
     "NOT_FOUND": "no such endpoint, or no training run of that id for that model",
     "METHOD_NOT_ALLOWED": "the path exists for other methods (`Allow` header)",
     "REQUEST_TIMEOUT": "the request did not arrive within `GUNICORN_REQUEST_TIMEOUT`",
-    "CONFLICT": "deleting the production version; retraining a model registered without a spec",
+    "CONFLICT": "deleting the production, canary or a shadow version; retraining a model "
+    "registered without a spec",
     "JOB_NOT_CANCELABLE": "canceling a job that has ended",
     "JOB_NOT_FINISHED": "results of a job that is still queued or running",
     "PAYLOAD_TOO_LARGE": "more than `MAX_ROWS_PER_REQUEST` rows or a body above "
@@ -55,7 +59,8 @@ WHEN = {
     "INVALID_CSV": "an uploaded CSV that cannot be loaded (the line is in `details`)",
     "HEADERS_TOO_LARGE": "a header over 8,190 bytes, or more than 100 headers",
     "INTERNAL_ERROR": "a bug: logged with its traceback, answered with a generic message",
-    "NOT_IMPLEMENTED": "a transfer coding gunicorn does not support",
+    "NOT_IMPLEMENTED": "a transfer coding gunicorn does not support; "
+    "`GET /models/<name>/comparison` on SQLite (comparisons run in PostgreSQL)",
     "MODEL_NOT_READY": "no production version yet, no default model, or the artifact cannot be "
     "loaded here",
     "SERVICE_UNAVAILABLE": "the database is unavailable or did not answer within "

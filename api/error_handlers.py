@@ -20,11 +20,13 @@ from werkzeug.exceptions import HTTPException
 from api.errors import BATCH_HINT, APIError, ServiceUnavailableError
 from api.metrics import ERRORS
 from db import jobs, registry, training_runs
+from db.comparison import ComparisonUnsupportedError
 from db.csv_files import CsvLoadError
 from db.entities import InvalidEntityIdError
 from db.identifiers import ColumnNotFoundError, InvalidIdentifierError, TableNotFoundError
 from db.job_sources import SourceError, UnknownIdsError
 from db.job_submission import QueueUnavailableError
+from db.traffic import InvalidTrafficError
 from inference.artifact import CorruptArtifactError, IncompatibleArtifactError
 from inference.inspection import InvalidPipelineError
 from inference.json_values import clip_text, echoed
@@ -68,6 +70,16 @@ CORE_ERRORS: dict[type[Exception], CoreError] = {
     registry.VersionInProductionError: CoreError(
         409, "CONFLICT", details=lambda e: {"model": e.name, "version": e.version}
     ),
+    registry.VersionInTrafficError: CoreError(
+        409, "CONFLICT", details=lambda e: {"model": e.name, "version": e.version}
+    ),
+    InvalidTrafficError: CoreError(
+        400,
+        "INVALID_TRAFFIC",
+        'the body is {"production": N, "canary": {"version": N, "percent": P}, "shadow": [N]}',
+        lambda e: {"field": e.field},
+    ),
+    ComparisonUnsupportedError: CoreError(501, "NOT_IMPLEMENTED"),
     IncompatibleArtifactError: NOT_LOADABLE,
     CorruptArtifactError: NOT_LOADABLE,
     InvalidInputError: CoreError(

@@ -38,7 +38,8 @@ def served(svc: Services) -> Served:
     except (*ANSWERABLE, SQLAlchemyError):
         return Served(None, None, {}, None, **limits)
     row, entity_id = example_row(svc, model)
-    return Served(model.name, model.version, row, entity_id, **limits)
+    features = model.schema.features
+    return Served(model.name, model.version, row, entity_id, **limits, features=features)
 
 
 def example_row(svc: Services, model: LoadedModel) -> tuple[dict[str, Any], Any]:

@@ -41,6 +41,17 @@ PREDICTIONS = Counter(
     "skserve_predictions_total", "Rows predicted online by model and version", ["model", "version"]
 )
 ERRORS = Counter("skserve_errors_total", "Error responses by error code", ["error_code"])
+SHADOW_PREDICTIONS = Counter(
+    "skserve_shadow_predictions_total", "Rows predicted by shadow versions", ["model", "version"]
+)
+SHADOW_DROPPED = Counter(
+    "skserve_shadow_dropped_total",
+    "Requests not predicted by their shadow versions because the shadow queue was full",
+    ["model"],
+)
+SHADOW_ERRORS = Counter(
+    "skserve_shadow_errors_total", "Shadow predictions that raised", ["model", "version"]
+)
 
 
 class JobStatusCollector:

@@ -31,7 +31,7 @@ def encode_result(model: LoadedModel, result: PredictionResult) -> dict[str, Any
 
 
 def encode_entities(
-    model: LoadedModel, ids: list[Any], found: list[Any], result: PredictionResult
+    model: LoadedModel, result: PredictionResult, *, ids: list[Any], found: list[Any]
 ) -> dict[str, Any]:
     """The response body for ids: answers in request order, null for ids not found."""
     answered = encode_result(model, result)

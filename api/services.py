@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,6 +27,9 @@ from inference.inspection import InvalidPipelineError
 from inference.isolated_inspection import InspectionLimits
 from inference.model import LoadedModel
 from settings import Settings
+
+if TYPE_CHECKING:  # api.shadow imports api.serving, which imports this module
+    from api.shadow import ShadowPredictor
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class Services:
     watcher: ProductionWatcher | None = None
     default_model: str | None = None  # DEFAULT_MODEL, or the name MODEL_PATH is registered as
     prediction_log: PredictionLogger | None = None
+    shadows: ShadowPredictor | None = None
     deadline: Deadline | None = None  # bounds the /ready database check
     dispatcher: JobDispatcher | None = None
     _only_model: str | None = field(default=None, repr=False)
@@ -76,6 +80,8 @@ class Services:
             self.dispatcher.shutdown(wait=wait)
         if self.watcher is not None:
             self.watcher.stop()
+        if self.shadows is not None:
+            self.shadows.stop()
         if self.prediction_log is not None:
             self.prediction_log.stop()
         if self.deadline is not None:

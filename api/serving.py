@@ -1,7 +1,8 @@
-"""The one path of an online prediction after decoding: validate, predict, encode, log.
+"""The one path of an online prediction after decoding: route, validate, predict, encode, log.
 
-Every protocol calls `serve` with the rows its codec decoded and its own encoder, so validation
-and prediction (the core), metrics and the prediction log happen once, in this order, for all.
+Every protocol calls `serve` with the rows its codec decoded and its own encoder, so routing
+(production or canary, api/traffic.py), validation and prediction (the core), metrics, the
+prediction log and shadow predictions happen once, in this order, for all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from api.codecs import Rows
 from api.metrics import PREDICTIONS, request_milliseconds
 from api.request_ids import current_request_id
 from api.services import services
+from api.traffic import route_request
+from db.prediction_log import PredictionLogger
 from inference.model import LoadedModel
 from inference.predict import PredictionResult, predict_columns
 
@@ -24,45 +27,66 @@ Answer = TypeVar("Answer")
 def serve(
     model: LoadedModel,
     rows: Rows,
-    encode: Callable[[PredictionResult], Answer],
+    encode: Callable[[LoadedModel, PredictionResult], Answer],
     *,
     ids: list[Any] | None = None,
     protocol: str | None = None,
 ) -> Answer:
     """Predict decoded rows and answer them in the caller's encoding.
 
-    `ids` label stored rows; `protocol` ("v2", "mlflow") marks what was spoken in the log.
+    `model` is the version the request resolved to; when that is production, a canary may
+    answer instead, so `encode` is given the model that answered. `ids` label stored rows;
+    `protocol` ("v2", "mlflow") marks what was spoken in the log.
     """
-    result = predict_columns(model, rows.columns, rows.n_rows)
-    answer = encode(result)
-    record(model, rows, result, ids=ids, protocol=protocol)
+    svc = services()
+    route = route_request(svc.store, model, ids)
+    result = predict_columns(route.model, rows.columns, rows.n_rows)
+    answer = encode(route.model, result)
+    PREDICTIONS.labels(route.model.name, str(route.model.version)).inc(rows.n_rows)
+    if svc.prediction_log is None:
+        return answer
+    request_id = current_request_id()
+    logged = log_prediction(
+        svc.prediction_log,
+        route.model,
+        rows,
+        result,
+        request_id=request_id,
+        latency_ms=request_milliseconds(),
+        role=route.role,
+        ids=ids,
+        protocol=protocol,
+    )
+    if logged and route.shadows and svc.shadows is not None:
+        svc.shadows.submit(route.shadows, rows, request_id=request_id, ids=ids, protocol=protocol)
     return answer
 
 
-def record(
+def log_prediction(
+    prediction_log: PredictionLogger,
     model: LoadedModel,
     rows: Rows,
     result: PredictionResult,
     *,
+    request_id: str | None,
+    latency_ms: float,
+    role: str,
     ids: list[Any] | None = None,
     protocol: str | None = None,
-) -> None:
-    """Count the predicted rows and queue them for the prediction log (no I/O on this thread)."""
-    PREDICTIONS.labels(model.name, str(model.version)).inc(rows.n_rows)
-    prediction_log = services().prediction_log
-    if prediction_log is None:
-        return
+) -> bool:
+    """Queue one prediction for the prediction log (no I/O on this thread); False if not kept."""
     outputs = output_columns(result, ids)
     if protocol is not None:
         outputs["protocol"] = protocol
-    prediction_log.log(
+    return prediction_log.log(
         model_name=model.name,
         model_version=model.version,
-        request_id=current_request_id(),
+        request_id=request_id,
         rows=rows.n_rows,
-        latency_ms=request_milliseconds(),
+        latency_ms=latency_ms,
         inputs=rows.columns,
         outputs=outputs,
+        role=role,
     )
 
 

@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,12 +23,12 @@ from bench.harness import (  # noqa: E402
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     check_services,
+    interleaved_rps,
     require_wrk,
-    run_wrk,
     start_api,
     wait_ready,
 )
-from bench.online import log, prepare, read_payloads, scripts  # noqa: E402
+from bench.online import prepare, read_payloads, scripts  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,7 +62,15 @@ def main() -> None:
             servers.append(start_api(f"console={console}", workers=2, env=env))
         for server in servers:
             wait_ready(server)
-        rps = measure(args, wrk, servers, path, script)
+        rps = interleaved_rps(
+            wrk,
+            servers,
+            {server.name: path for server in servers},
+            script,
+            connections=args.connections,
+            seconds=args.seconds,
+            passes=args.passes,
+        )
     finally:
         for server in servers:
             server.stop()
@@ -72,27 +79,6 @@ def main() -> None:
     print(f"  console on  {with_console:8.1f} req/s  passes {rps[servers[0].name]}")
     print(f"  console off {without:8.1f} req/s  passes {rps[servers[1].name]}")
     print(f"  ratio on/off {with_console / without:.3f}")
-
-
-def measure(args, wrk, servers, path: str, script: str) -> dict[str, list[float]]:
-    """Requests per second of each server, pass after pass, servers interleaved."""
-    rps: dict[str, list[float]] = {server.name: [] for server in servers}
-    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
-        for server in servers:  # warm-up
-            run_wrk(wrk, server.url + path, script, connections=2, seconds=1, workdir=Path(folder))
-        for attempt in range(args.passes):
-            for server in servers if attempt % 2 == 0 else servers[::-1]:
-                result = run_wrk(
-                    wrk,
-                    server.url + path,
-                    script,
-                    connections=args.connections,
-                    seconds=args.seconds,
-                    workdir=Path(folder),
-                )
-                rps[server.name].append(round(result.rps, 1))
-                log(f"pass {attempt + 1} {server.name:13} {result.rps:8.1f} req/s")
-    return rps
 
 
 if __name__ == "__main__":

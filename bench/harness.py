@@ -166,14 +166,23 @@ class ApiServer:
         self.log_path.unlink(missing_ok=True)
 
 
-def start_api(name: str, *, workers: int, env: dict[str, str]) -> ApiServer:
-    """Start `skserve api --workers N --port P` in its own process group."""
+def start_api(
+    name: str, *, workers: int, env: dict[str, str], source: Path | None = None
+) -> ApiServer:
+    """Start `skserve api --workers N --port P` in its own process group.
+
+    `source` runs another checkout's code (a baseline build) with this environment's libraries.
+    """
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix=f"skserve-bench-{name}-", suffix=".log")[1])
+    command, cwd = skserve_command(), ROOT
+    if source is not None:
+        command = [sys.executable, "-c", "from skserve.cli import main; main()"]
+        cwd, env = source, {**env, "PYTHONPATH": str(source)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*skserve_command(), "api", "--api-workers", str(workers), "--port", str(port)],
-            cwd=ROOT,
+            [*command, "api", "--api-workers", str(workers), "--port", str(port)],
+            cwd=cwd,
             env={**os.environ, **env, "HOST": "127.0.0.1"},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -296,3 +305,40 @@ def run_wrk(
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
     )
+
+
+def interleaved_rps(
+    wrk: str,
+    servers: list[ApiServer],
+    paths: dict[str, str],
+    script: str,
+    *,
+    connections: int,
+    seconds: float,
+    passes: int,
+) -> dict[str, list[float]]:
+    """Requests per second of each server (at its path in `paths`), pass after pass, the order
+    rotating so no server always runs first; after a one-second warm-up of each."""
+    rps: dict[str, list[float]] = {server.name: [] for server in servers}
+    with tempfile.TemporaryDirectory(prefix="skserve-wrk-") as folder:
+        for server in servers:
+            url = server.url + paths[server.name]
+            run_wrk(wrk, url, script, connections=2, seconds=1, workdir=Path(folder))
+        for attempt in range(passes):
+            shift = attempt % len(servers)
+            for server in servers[shift:] + servers[:shift]:
+                result = run_wrk(
+                    wrk,
+                    server.url + paths[server.name],
+                    script,
+                    connections=connections,
+                    seconds=seconds,
+                    workdir=Path(folder),
+                )
+                rps[server.name].append(round(result.rps, 1))
+                print(
+                    f"pass {attempt + 1} {server.name:14} {result.rps:8.1f} req/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return rps

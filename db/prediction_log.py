@@ -4,6 +4,11 @@ Stored format (table `prediction_log`, one row per answered request; read it wit
 
 - `logged_at` (timestamp with time zone), `model_name`, `model_version`, `request_id` (the
   `X-Request-ID` echoed to the client), `rows` (rows predicted), `latency_ms`.
+- `role`: how the version came to predict: `production` (answered by the production version),
+  `canary` (answered by the canary for its share of traffic), `pinned` (the client asked for
+  this version with `?version=` or a versioned path), or `shadow` (predicted off the request
+  path for comparison, never returned; same `request_id` as the answer). Production also
+  shadows the canary's requests, so every canary answer has a production row to compare with.
 - `inputs` (PostgreSQL `json`): the predicted rows column by column, ``{"<feature>": [value of
   row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings as strings, missing,
   NaN and infinite values as null. Every array has `rows` elements; row ``i`` of the request is
@@ -60,6 +65,7 @@ COLUMNS = [
     "latency_ms",
     "inputs",
     "outputs",
+    "role",
 ]
 ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two strings
 
@@ -76,6 +82,7 @@ class LogEntry:
     latency_ms: float
     inputs: str | None
     outputs: str
+    role: str = "production"
 
     @property
     def size(self) -> int:
@@ -126,9 +133,14 @@ class PredictionLogger:
         latency_ms: float,
         inputs: dict[str, Any] | None,
         outputs: dict[str, Any],
+        role: str = "production",
     ) -> bool:
-        """Encode and queue one entry (subject to sampling); False when sampled out or dropped."""
-        if self._sample < 1.0 and random.random() >= self._sample:
+        """Encode and queue one entry (subject to sampling); False when sampled out or dropped.
+
+        Shadow entries are not sampled again: they are only made for requests that were logged.
+        """
+        sampled_out = self._sample < 1.0 and random.random() >= self._sample
+        if sampled_out and role != "shadow":
             return False
         entry = LogEntry(
             datetime.now(UTC),
@@ -139,6 +151,7 @@ class PredictionLogger:
             latency_ms,
             self._encode_inputs(inputs, rows),
             encode_columns(outputs, rows * max(len(outputs), 1)),
+            role,
         )
         return self._enqueue(entry)
 

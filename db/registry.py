@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.engine import is_postgres
-from db.tables import model_versions
+from db.tables import model_traffic, model_versions
 from inference.artifact import ArtifactMetadata, sha256_of
 from inference.inspection import InvalidPipelineError
 from inference.isolated_inspection import InspectionLimits, inspect_isolated
@@ -71,6 +71,17 @@ class VersionInProductionError(ValueError):
     def __init__(self, name: str, version: int) -> None:
         super().__init__(
             f"model '{name}' version {version} is in production; promote another version first"
+        )
+        self.name, self.version = name, version
+
+
+class VersionInTrafficError(ValueError):
+    """A canary or shadow version cannot be deleted."""
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"model '{name}' version {version} is a canary or shadow version; take it out "
+            f"with PUT /models/{name}/traffic first"
         )
         self.name, self.version = name, version
 
@@ -233,7 +244,38 @@ def promote(session: Session, *, name: str, version: int) -> VersionRecord:
         .where(model_versions.c.name == name, model_versions.c.version == version)
         .values(is_production=True, promoted_at=datetime.now(UTC))
     )
+    _leave_traffic_roles(session, name=name, version=version)
     return get_version(session, name=name, version=version)
+
+
+def _leave_traffic_roles(session: Session, *, name: str, version: int) -> None:
+    """A promoted canary or shadow version stops being one (a version has one role)."""
+    row = _traffic_row(session, name)
+    if row is None:
+        return
+    canary = None if row.canary_version == version else row.canary_version
+    shadow = [v for v in row.shadow_versions or [] if v != version]
+    where = model_traffic.c.model_name == name
+    if canary is None and not shadow:
+        session.execute(model_traffic.delete().where(where))
+        return
+    values: dict[str, Any] = {"canary_version": canary, "shadow_versions": shadow}
+    if canary is None:
+        values["canary_percent"] = None
+    session.execute(model_traffic.update().where(where).values(**values))
+
+
+def _traffic_row(session: Session, name: str) -> sa.Row | None:
+    query = sa.select(model_traffic.c.canary_version, model_traffic.c.shadow_versions)
+    return session.execute(query.where(model_traffic.c.model_name == name)).first()
+
+
+def traffic_versions(session: Session, *, name: str) -> set[int]:
+    """The canary and shadow versions of `name` (they cannot be deleted)."""
+    row = _traffic_row(session, name)
+    if row is None:
+        return set()
+    return {v for v in [row.canary_version, *(row.shadow_versions or [])] if v is not None}
 
 
 def delete_version(session: Session, *, name: str, version: int) -> None:
@@ -241,6 +283,8 @@ def delete_version(session: Session, *, name: str, version: int) -> None:
     record = get_version(session, name=name, version=version)
     if record.is_production:
         raise VersionInProductionError(name, version)
+    if version in traffic_versions(session, name=name):
+        raise VersionInTrafficError(name, version)
     session.execute(
         model_versions.delete().where(
             model_versions.c.name == name, model_versions.c.version == version

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import Rule
 
+from inference.schema import Feature
+
 OPERATION = "openapi_operation"
 ADMIN_ONLY = "admin_only"
 # Served by the app but not part of the HTTP API: Flask's static files, Swagger UI's assets and
@@ -40,6 +42,7 @@ class Served:
     entity_id: Any
     max_rows: int
     max_body_bytes: int
+    features: tuple[Feature, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,17 @@ class Route:
     def blueprint(self) -> str | None:
         """The blueprint the view belongs to (None for views on the app itself)."""
         return self.rule.endpoint.rpartition(".")[0] or None
+
+
+def operation_id(method: str, rule: str) -> str:
+    """The document's operationId for METHOD on a Flask rule: `get_jobs_job_id`."""
+    return re.sub(r"\W+", "_", f"{method} {rule}").strip("_").lower()
+
+
+def link(method: str, rule: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link from a response to another operation (what stateful tests follow);
+    parameters are runtime expressions such as `$response.body#/id`."""
+    return {"operationId": operation_id(method, rule), "parameters": parameters}
 
 
 def documented(

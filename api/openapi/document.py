@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Flask
 
 from api.error_codes import ErrorCode, error_codes
-from api.openapi.declare import Route, Served, api_routes
-from api.openapi.schemas import PATH_PARAMETERS, path_example
+from api.openapi.declare import Route, Served, api_routes, operation_id
+from api.openapi.schemas import path_example, path_schema
 
 # Tags by blueprint; a blueprint not listed here is tagged with its own name.
 TAGS = {
@@ -17,6 +16,7 @@ TAGS = {
     "docs": "Documentation",
     "predictions": "Predictions",
     "models": "Registry",
+    "traffic": "Canary and shadow versions",
     "training": "Training",
     "jobs": "Batch jobs",
     "v2": "Open Inference Protocol (V2)",
@@ -68,7 +68,7 @@ def operation(route: Route, served: Served) -> dict[str, Any]:
     shape = declared.error_schema
     document: dict[str, Any] = {
         "summary": declared.summary,
-        "operationId": re.sub(r"\W+", "_", f"{route.method} {route.rule.rule}").strip("_").lower(),
+        "operationId": operation_id(route.method, route.rule.rule),
         "tags": [declared.tag or TAGS.get(route.blueprint, route.blueprint)],
         "parameters": [path_parameter(n, c, served) for c, n in route.path_parameters]
         + [q(served) if callable(q) else q for q in declared.query],
@@ -86,7 +86,7 @@ def operation(route: Route, served: Served) -> dict[str, Any]:
 
 def path_parameter(name: str, converter: str, served: Served) -> dict[str, Any]:
     """A path parameter from the rule, described by PATH_PARAMETERS."""
-    description, schema = PATH_PARAMETERS.get(name, ("", {"type": "string"}))
+    description, schema = path_schema(name, served)
     if converter == "int":
         schema = {"type": "integer", "minimum": 0}
     parameter = {

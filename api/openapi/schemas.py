@@ -11,6 +11,10 @@ import io
 from typing import Any
 
 from api.openapi.declare import Served
+from api.request_checks import JOB_ID_PATTERN
+from db.registry import MODEL_NAME_PATTERN
+from inference.schema import Feature
+from inference.validation import magnitude_limit
 
 OBJECT = {"type": "object", "additionalProperties": True}
 ROW = {"type": "object", "additionalProperties": True}
@@ -30,6 +34,7 @@ PREDICTION = {
         "not_found": {"type": "array", "items": {}},
     },
 }
+TEXT = "^[^\\u0000]*$"  # JSON strings the server reads: no NUL
 SOURCE_SHAPES = '{"table": ...} | {"ids": [...]} | {"id_range": [lo, hi]}'
 
 
@@ -46,6 +51,13 @@ def content_response(description: str, *media_types: str) -> dict[str, Any]:
 
 OK = {"200": json_response(OBJECT)}
 PREDICTED = {"200": json_response(PREDICTION)}
+PREDICTION_OR_USAGE = {
+    "description": "The prediction, or without arguments the usage page",
+    "content": {
+        "application/json": {"schema": {"anyOf": [PREDICTION, OBJECT]}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
 PICKLE = {"200": content_response("The cloudpickle bytes", "application/octet-stream")}
 
 
@@ -83,12 +95,23 @@ OFFSET = query_parameter("offset", "Rows to skip", {"type": "integer", "minimum"
 
 # Path parameters by name; a rule's `<name>` becomes `{name}` with this description and schema.
 PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "name": ("Model name", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}),
+    "name": ("Model name", {"type": "string", "pattern": f"^{MODEL_NAME_PATTERN}$"}),
     "version": ("Version number", {"type": "integer", "minimum": 1, "maximum": 999_999_999}),
-    "job_id": ("Batch job id (from POST /jobs)", {"type": "string"}),
+    "job_id": (
+        "Batch job id (from POST /jobs)",
+        {"type": "string", "pattern": f"^{JOB_ID_PATTERN}$"},
+    ),
     "run_id": ("Training run id (from POST /models/{name}/train)", {"type": "string"}),
     "entity_id": ("Entity id in the model's feature table", {"type": "string"}),
 }
+
+
+def path_schema(name: str, served: Served) -> tuple[str, dict[str, Any]]:
+    """The description and schema of a path parameter; an entity id is an integer when the
+    default model's id column holds integers."""
+    if name == "entity_id" and isinstance(served.entity_id, int):
+        return "Entity id in the model's feature table", {"type": "integer"}
+    return PATH_PARAMETERS.get(name, ("", {"type": "string"}))
 
 
 def path_example(name: str, served: Served) -> Any:
@@ -97,12 +120,45 @@ def path_example(name: str, served: Served) -> Any:
     return known.get(name)
 
 
+def feature_value(feature: Feature) -> dict[str, Any]:
+    """What the server accepts for one feature: the training range's magnitude limit for a
+    number, text without NUL (and a known category where unknown ones are refused)."""
+    if feature.kind == "numeric":
+        limit = magnitude_limit(feature.minimum, feature.maximum)
+        schema: dict[str, Any] = {"type": "number", "minimum": -limit, "maximum": limit}
+    else:
+        schema = {"type": "string", "pattern": TEXT}
+        if feature.unknown == "error" and feature.categories:
+            schema["enum"] = list(feature.categories)
+    return {**schema, "nullable": True} if feature.nullable else schema
+
+
+def row_schema(served: Served) -> dict[str, Any]:
+    """A row of the default model (any other model's features: GET /models/{name})."""
+    if not served.features:
+        return ROW
+    return {
+        "type": "object",
+        "required": [f.name for f in served.features],
+        "properties": {f.name: feature_value(f) for f in served.features},
+        "additionalProperties": True,
+    }
+
+
 def prediction_body(served: Served) -> dict[str, Any]:
-    """Rows in any accepted JSON shape, or CSV; examples are a real row of the default model."""
-    rows = {"type": "array", "items": ROW, "maxItems": served.max_rows, "minItems": 1}
+    """Rows in any accepted JSON shape, or CSV; the rows are the default model's, and the
+    examples are a real row of it."""
+    row = row_schema(served)
+    rows = {"type": "array", "items": row, "maxItems": served.max_rows, "minItems": 1}
     column = {"type": "array", "maxItems": served.max_rows, "minItems": 1}
+    columns = {
+        "type": "object",
+        "required": [f.name for f in served.features],
+        "properties": {f.name: {**column, "items": feature_value(f)} for f in served.features},
+        "additionalProperties": column,
+    }
     shapes = [
-        _shape("columnar", data={"type": "object", "additionalProperties": column}),
+        _shape("columnar", data=columns),
         _shape(
             "split",
             columns={"type": "array", "items": {"type": "string"}},
@@ -116,7 +172,7 @@ def prediction_body(served: Served) -> dict[str, Any]:
             "stored entities",
             ids={**rows, "items": {"oneOf": [{"type": "integer"}, {"type": "string"}]}},
         ),
-        {**ROW, "title": "one flat record"},
+        {**row, "title": "one flat record"},
     ]
     row = served.row
     examples = {
@@ -127,7 +183,7 @@ def prediction_body(served: Served) -> dict[str, Any]:
     if served.entity_id is not None:
         examples["ids"] = {"value": {"ids": [served.entity_id]}}
     return {
-        "application/json": {"schema": {"oneOf": shapes}, "examples": examples},
+        "application/json": {"schema": {"anyOf": shapes}, "examples": examples},
         "text/csv": {"schema": {"type": "string"}, "example": csv_text(row)},
     }
 

@@ -13,13 +13,16 @@ from inference.model import LoadedModel
 from inference.predict import PredictionResult
 
 
-def predict_logged(model: LoadedModel, rows: Rows, *, protocol: str) -> PredictionResult:
-    """Validate, predict, count and log `rows` on the native path (api.serving.serve).
+def predict_logged(
+    model: LoadedModel, rows: Rows, *, protocol: str
+) -> tuple[LoadedModel, PredictionResult]:
+    """Route, validate, predict, count and log `rows` on the native path (api.serving.serve).
 
     The prediction log holds the native outputs (so monitoring reads one shape) plus the
-    protocol that was spoken; the protocol layer encodes the result itself.
+    protocol that was spoken; the protocol layer encodes the result itself, naming the model
+    that answered (the canary, for its share of requests).
     """
-    return serve(model, rows, lambda result: result, protocol=protocol)
+    return serve(model, rows, lambda answered, result: (answered, result), protocol=protocol)
 
 
 def server_version() -> str:

@@ -10,7 +10,7 @@ from api.bodies import request_body
 from api.error_handlers import ANSWERABLE, describe, error_response
 from api.errors import NotReadyError
 from api.openapi.declare import documented
-from api.openapi.schemas import VERSION_QUERY, content_response
+from api.openapi.schemas import OBJECT, VERSION_QUERY, content_response, json_response
 from api.protocols.core import native_error, predict_logged, server_version
 from api.protocols.docs import METHOD, SCORED, SCORING_ERRORS, scoring_body
 from api.protocols.mlflow_codec import decode_scoring, encode_scoring
@@ -57,17 +57,17 @@ def score(model: LoadedModel) -> dict[str, Any]:
         max_rows=max_rows,
         method=request.args.get("predict_method") or request.headers.get("X-Predict-Method"),
     )
-    result = predict_logged(model, decoded.rows, protocol="mlflow")
+    _, result = predict_logged(model, decoded.rows, protocol="mlflow")
     return encode_scoring(result, decoded.method)
 
 
 @bp.get("/ping")
 @documented(
     "MLflow / SageMaker health: 200 once the default model is loaded, else 503",
-    responses={"200": content_response("Ready", "application/json")},
+    responses={"200": json_response(OBJECT, "Ready")},
     errors=(503,),
 )
-def ping() -> Response:
+def ping() -> Response | dict[str, str]:
     """200 once the default model is loaded (MLflow and SageMaker health check), else 503."""
     svc = services()
     try:
@@ -75,7 +75,7 @@ def ping() -> Response:
     except ANSWERABLE as exc:  # an unknown default model is "not ready" too, not a 404
         message, details = describe(exc)
         return error_response(503, NotReadyError.error_code, f"not ready: {message}", details)
-    return Response("\n", status=200, mimetype="application/json")
+    return {"status": "ready"}
 
 
 @bp.get("/version")

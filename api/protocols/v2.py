@@ -90,8 +90,8 @@ def infer(name: str, version: str | None = None) -> dict[str, Any]:
     if not raw.strip():
         raise errors.InvalidJSONError('the request body is empty; send {"inputs": [...]}')
     decoded = decode_infer(parse_json(raw), model, max_rows=svc.settings.max_rows_per_request)
-    result = predict_logged(model, decoded.rows, protocol="v2")
-    return encode_infer(model, result, decoded)
+    answered, result = predict_logged(model, decoded.rows, protocol="v2")
+    return encode_infer(answered, result, decoded)
 
 
 def v2_error(status: int, error_code: str, message: str, extra: dict | None = None) -> Response:

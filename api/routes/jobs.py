@@ -14,7 +14,7 @@ from werkzeug.utils import secure_filename
 from api import errors
 from api.auth import admin_required
 from api.codecs import parse_json
-from api.openapi.declare import documented
+from api.openapi.declare import documented, link
 from api.openapi.schemas import (
     OBJECT,
     OFFSET,
@@ -55,7 +55,19 @@ def limit_parameter(highest: int) -> dict[str, Any]:
 @bp.post("/jobs")
 @documented(
     "Submit a batch job (a JSON source, or a multipart CSV upload); 202 with its URL",
-    responses={"202": json_response(OBJECT, "Queued; Location points at the job")},
+    responses={
+        "202": {
+            **json_response(OBJECT, "Queued; Location points at the job"),
+            "links": {
+                name: link(method, rule, job_id="$response.body#/id")
+                for name, method, rule in (
+                    ("status", "GET", "/jobs/<job_id>"),
+                    ("results", "GET", "/jobs/<job_id>/results"),
+                    ("cancel", "DELETE", "/jobs/<job_id>"),
+                )
+            },
+        }
+    },
     errors=(404, 415, 422, 503),
     body=job_body,
 )

@@ -13,8 +13,8 @@ from api.codecs import EntityIds, Rows, decode_body, decode_query
 from api.openapi.declare import documented
 from api.openapi.schemas import (
     PREDICTED,
+    PREDICTION_OR_USAGE,
     VERSION_QUERY,
-    content_response,
     features_query,
     prediction_body,
 )
@@ -84,9 +84,7 @@ def predict_default() -> dict[str, Any]:
 @bp.get("/")
 @documented(
     "Seed alias: ?<feature>=<value>&... predicts one row; without arguments, this usage page",
-    responses={
-        "200": content_response("A prediction, or the usage page", "application/json", "text/plain")
-    },
+    responses={"200": PREDICTION_OR_USAGE},
     errors=QUERY_ERRORS,
     query=(features_query, VERSION_QUERY),
 )
@@ -120,7 +118,7 @@ def query_rows() -> Rows:
 
 def predict_rows(model: LoadedModel, rows: Rows) -> dict[str, Any]:
     """Feature rows sent by the client, answered in the native encoding."""
-    return serve(model, rows, functools.partial(encode_result, model))
+    return serve(model, rows, encode_result)
 
 
 def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
@@ -137,5 +135,5 @@ def predict_ids(model: LoadedModel, raw_ids: list[Any]) -> dict[str, Any]:
             {"not_found": unknown},
         )
     rows = Rows(found.columns, found.n_rows)
-    encode = functools.partial(encode_entities, model, ids, found.ids)
+    encode = functools.partial(encode_entities, ids=ids, found=found.ids)
     return serve(model, rows, encode, ids=found.ids)

@@ -8,7 +8,7 @@ from flask import Blueprint, request, url_for
 
 from api import errors
 from api.auth import admin_required
-from api.openapi.declare import documented
+from api.openapi.declare import documented, link
 from api.openapi.schemas import OBJECT, OK, json_response, query_parameter
 from api.services import services
 from db import training_runs
@@ -26,7 +26,19 @@ PROMOTE = query_parameter(
 @bp.post("/models/<name>/train")
 @documented(
     "Record and queue a training run of the model's stored spec; poll the returned URL",
-    responses={"202": json_response(OBJECT, "Queued")},
+    responses={
+        "202": {
+            **json_response(OBJECT, "Queued"),
+            "links": {
+                "status": link(
+                    "GET",
+                    "/models/<name>/train/<run_id>",
+                    name="$request.path.name",
+                    run_id="$response.body#/job_id",
+                )
+            },
+        }
+    },
     errors=(404, 409, 503),
     query=(PROMOTE,),
 )

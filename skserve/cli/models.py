@@ -1,4 +1,4 @@
-"""`skserve models`: list, show, promote and register model versions."""
+"""`skserve models`: list, show, promote and register model versions; their traffic."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from skserve.cli.environment import cli_settings, session_scope
+from skserve.cli.traffic import traffic
 
 
 @click.group()
@@ -126,3 +127,6 @@ def register(name: str, path: Path, schema_path: str | None, promote_now: bool) 
         f"Registered {name} v{record.version} from {path}"
         + (" and promoted it." if promote_now else ".")
     )
+
+
+models.add_command(traffic)

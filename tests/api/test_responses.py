@@ -34,7 +34,7 @@ def test_results_encode_to_plain_json() -> None:
 
 def test_entities_encode_in_request_order_with_nulls_for_unknown_ids() -> None:
     result = PredictionResult(np.array(["x", "y"]), np.array([[0.1, 0.9], [0.8, 0.2]]), ["a", "b"])
-    body = encode_entities(_Model(), [5, 99, 3, 5], [3, 5], result)
+    body = encode_entities(_Model(), result, ids=[5, 99, 3, 5], found=[3, 5])
     assert body == {
         "model": "m",
         "version": 3,
