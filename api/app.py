@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from api.auth import init_api_token
 from api.drift_gauges import DriftGauges
 from api.error_handlers import register_error_handlers
 from api.metrics import init_metrics
@@ -18,6 +19,7 @@ from api.routes import docs, health, jobs, models, monitoring, predictions, traf
 from api.services import EXTENSION, Services, preload_models, register_model_file
 from api.shadow import ShadowPredictor
 from db import jobs as job_rows
+from db import registry
 from db.deadline import Deadline
 from db.engine import make_engine, make_session_factory
 from db.entities import EntityReader
@@ -61,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = services
     init_request_ids(app)
     init_request_checks(app)
+    init_api_token(app)
     init_metrics(app, count_jobs=lambda: count_jobs(services))
     register_error_handlers(app)
     register_blueprints(app)
@@ -85,7 +88,8 @@ def build_services(settings: Settings, config: Mapping[str, Any]) -> Services:
     default_model = settings.default_model
     if settings.model_path:
         default_model = default_model or MODEL_PATH_NAME
-        register_model_file(sessions, settings.model_path, default_model)
+        limits = registry.inspection_limits(settings)
+        register_model_file(sessions, settings.model_path, default_model, limits)
     store = ModelStore(sessions, fast_path=settings.fast_path)
     if config["PRELOAD_MODELS"]:
         preload_models(store)

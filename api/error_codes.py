@@ -27,8 +27,10 @@ WHEN = {
     "INVALID_HTTP": "gunicorn cannot parse the request (bad request line or method, bad "
     "`Content-Length`, `Content-Length` with `Transfer-Encoding`, a malformed header or "
     "chunked body)",
-    "UNAUTHORIZED": "an admin endpoint without `Authorization: Bearer ...`",
-    "FORBIDDEN": "a wrong admin token, or admin endpoints disabled (no `ADMIN_TOKEN`)",
+    "UNAUTHORIZED": "an admin endpoint, or with `API_TOKEN` set any guarded route, without "
+    "`Authorization: Bearer ...`",
+    "FORBIDDEN": "a wrong token, the API token on an admin endpoint, or admin endpoints "
+    "disabled (no `ADMIN_TOKEN`)",
     "MODEL_NOT_FOUND": "no model of that name",
     "VERSION_NOT_FOUND": "the model has no such version",
     "ENTITY_NOT_FOUND": 'an unknown entity id (or none of `{"ids": [...]}` exists)',
@@ -48,7 +50,8 @@ WHEN = {
     "INVALID_INPUT": "features missing, mistyped, null where training saw none, infinite, out "
     "of range or not encodable; `details` keyed by feature, every one at once",
     "INVALID_MODEL": "an uploaded file that cannot be registered (does not unpickle, not a "
-    "fitted pipeline, inputs unknown)",
+    "fitted pipeline, inputs unknown, or its check in a child process passed "
+    "`UPLOAD_INSPECT_SECONDS` or `UPLOAD_INSPECT_MEMORY_MIB` or killed that process)",
     "INVALID_SOURCE": "a batch job's source is malformed; nothing is queued",
     "TABLE_NOT_FOUND": "a batch job's table does not exist; nothing is queued",
     "COLUMN_NOT_FOUND": "a batch job's table lacks the id column or a feature; nothing is queued",

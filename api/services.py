@@ -24,6 +24,7 @@ from db.model_store import ModelStore, ProductionWatcher
 from db.prediction_log import PredictionLogger
 from inference.artifact import sha256_of
 from inference.inspection import InvalidPipelineError
+from inference.isolated_inspection import InspectionLimits
 from inference.model import LoadedModel
 from settings import Settings
 
@@ -172,7 +173,9 @@ def preload_models(store: ModelStore) -> None:
         log.warning("cannot preload models (%s); /ready reports it and loading is retried", exc)
 
 
-def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -> None:
+def register_model_file(
+    sessions: sessionmaker[Session], path: str, name: str, limits: InspectionLimits | None = None
+) -> None:
     """Register MODEL_PATH under `name` unless these bytes are already registered.
 
     The version is promoted when the model has no production version. Several gunicorn
@@ -188,7 +191,9 @@ def register_model_file(sessions: sessionmaker[Session], path: str, name: str) -
             record = registry.find_by_sha256(session, name=name, sha256=sha256_of(data))
             if record is None:
                 source = f"MODEL_PATH {path}"
-                record = registry.register_pipeline(session, name=name, data=data, source=source)
+                record = registry.register_pipeline(
+                    session, name=name, data=data, source=source, limits=limits
+                )
                 log.info("registered %s as %s v%s", path, name, record.version)
             if not registry.production_versions(session).get(name):
                 registry.promote(session, name=name, version=record.version)

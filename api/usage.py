@@ -15,6 +15,7 @@ from api.errors import APIError
 from api.examples import example_row, model_examples
 from api.openapi.declare import api_routes
 from api.openapi.document import TAGS
+from api.public_url import public_base_url
 from api.services import Services, services
 from db import registry
 from inference.model import LoadedModel
@@ -39,15 +40,11 @@ SHOWN = ("record", "split", "query", "ids", "entity", "csv", "batch_job", "v2_in
 
 def usage_response() -> Response:
     """GET /usage (and GET / without arguments): text, or JSON when the client asks for it."""
-    usage = build_usage(current_app, services(), base_url(request))
+    svc = services()
+    usage = build_usage(current_app, svc, public_base_url(request, svc.settings))
     if wants_json(request):
         return jsonify(usage)
     return Response(render_text(usage), mimetype="text/plain")
-
-
-def base_url(request: Request) -> str:
-    """The URL the examples start with."""
-    return request.host_url
 
 
 def wants_json(request: Request) -> bool:

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from db.engine import is_postgres
 from db.tables import model_traffic, model_versions
 from inference.artifact import ArtifactMetadata, sha256_of, unpickle_pipeline
-from inference.inspection import InvalidPipelineError, inspect_pipeline
+from inference.inspection import InvalidPipelineError
+from inference.isolated_inspection import InspectionLimits, inspect_isolated
 from inference.profiles import PROFILE_KEY, profile_pipeline
+from settings import Settings
 
 # Model names appear in URLs, logs and metrics labels: plain, and as long as the column.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -292,6 +294,11 @@ def delete_version(session: Session, *, name: str, version: int) -> None:
     )
 
 
+def inspection_limits(settings: Settings) -> InspectionLimits:
+    """The UPLOAD_INSPECT_* limits of checking a pipeline file made elsewhere."""
+    return InspectionLimits(settings.upload_inspect_seconds, settings.upload_inspect_memory_mib)
+
+
 def register_pipeline(
     session: Session,
     *,
@@ -300,8 +307,10 @@ def register_pipeline(
     schema: dict[str, Any] | None = None,
     source: str = "upload",
     sample: pd.DataFrame | None = None,
+    limits: InspectionLimits | None = None,
 ) -> VersionRecord:
-    """Inspect pipeline bytes made elsewhere and store them as the next version of `name`.
+    """Inspect pipeline bytes made elsewhere (in a child process within `limits`) and store
+    them as the next version of `name`.
 
     With `sample` (rows like those it will serve, e.g. a holdout) the version gets a reference
     profile for drift. Raises inference.inspection.InvalidPipelineError, storing nothing, when
@@ -311,9 +320,11 @@ def register_pipeline(
         check_model_name(name)  # before unpickling anything
     except InvalidModelName as exc:
         raise InvalidPipelineError(str(exc)) from None
-    metadata = inspect_pipeline(data, schema)
+    metadata = inspect_isolated(data, schema, limits)
     details: dict[str, Any] = {"registered_from": source}
     if sample is not None:
+        # Profiling unpickles here, but only a file the child process has already loaded and
+        # checked within the limits; serving it will load it in this process anyway.
         details[PROFILE_KEY] = sample_profile(data, metadata, sample)
     return register_version(
         session,

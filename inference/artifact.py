@@ -132,5 +132,7 @@ def unpickle_pipeline(data: bytes) -> Any:
     """Unpickle pipeline bytes, turning every failure into CorruptArtifactError."""
     try:
         return compat.loads(data)
+    except MemoryError:  # not a property of the file alone: let the caller name the limit
+        raise
     except Exception as exc:  # a pickle can fail with any exception type
         raise CorruptArtifactError(f"file does not unpickle: {type(exc).__name__}: {exc}") from None

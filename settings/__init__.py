@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def default_sqlite_path() -> Path:
@@ -26,6 +27,8 @@ class Settings:
     redis_url: str | None = None
     default_model: str | None = None
     admin_token: str | None = None
+    api_token: str | None = None  # unset: prediction, protocol and job routes are open
+    public_url: str | None = None  # the base of /usage's examples, e.g. https://ml.example.com
     model_path: str | None = None
     max_rows_per_request: int = 10_000
     max_body_bytes: int = 32 * 1024 * 1024
@@ -46,6 +49,8 @@ class Settings:
     drift_gauge_seconds: float = 300.0  # how often the drift gauges are refreshed; 0: never
     drift_gauge_window_seconds: float = 3600.0  # the window the gauges describe
     monitoring_statement_timeout: float = 30.0  # drift and performance queries
+    upload_inspect_seconds: float = 30.0  # an uploaded pickle's check, in a child process
+    upload_inspect_memory_mib: int = 2048
 
     @property
     def embedded_database(self) -> bool:
@@ -117,6 +122,19 @@ def _database_url(environ: Mapping[str, str], default: str) -> str:
     return url
 
 
+def _public_url(environ: Mapping[str, str]) -> str | None:
+    raw = (environ.get("PUBLIC_URL") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"PUBLIC_URL must be an http:// or https:// URL without query or fragment "
+            f"(e.g. https://ml.example.com), got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment, failing fast and naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -126,6 +144,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         default_model=env.get("DEFAULT_MODEL") or None,
         admin_token=env.get("ADMIN_TOKEN") or None,
+        api_token=env.get("API_TOKEN") or None,
+        public_url=_public_url(env),
         model_path=env.get("MODEL_PATH") or None,
         max_rows_per_request=_int(env, "MAX_ROWS_PER_REQUEST", defaults.max_rows_per_request),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
@@ -138,11 +158,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), defaults.log_format),
         fast_path=_bool(env, "FAST_PATH", defaults.fast_path),
-        console=_bool(env, "CONSOLE", defaults.console),
+        # The console's pages have no login of their own: with API_TOKEN set they would show
+        # jobs and predictions to anyone, so they are then off unless asked for.
+        console=_bool(env, "CONSOLE", defaults.console and not env.get("API_TOKEN")),
         db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 3.0, 1.0, 600.0),
         db_statement_timeout=_float(env, "DB_STATEMENT_TIMEOUT", 5.0, 0.1, 3600.0),
         db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 2.0, 0.1, 600.0),
         **_drift_settings(env),
+        upload_inspect_seconds=_float(env, "UPLOAD_INSPECT_SECONDS", 30.0, 1.0, 3600.0),
+        upload_inspect_memory_mib=_int(
+            env, "UPLOAD_INSPECT_MEMORY_MIB", defaults.upload_inspect_memory_mib, 256
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from api.bodies import request_body
 from api.error_handlers import ANSWERABLE, describe, error_response
 from api.errors import NotReadyError
 from api.openapi.declare import documented
@@ -47,11 +48,12 @@ def model_invocations(name: str) -> dict[str, Any]:
 
 def score(model: LoadedModel) -> dict[str, Any]:
     """Decode, predict (logged as protocol "mlflow") and answer like `mlflow models serve`."""
+    max_rows = services().settings.max_rows_per_request
     decoded = decode_scoring(
         request.mimetype,
-        request.get_data(cache=False),
+        request_body(model, max_rows),
         model,
-        max_rows=services().settings.max_rows_per_request,
+        max_rows=max_rows,
         method=request.args.get("predict_method") or request.headers.get("X-Predict-Method"),
     )
     _, result = predict_logged(model, decoded.rows, protocol="mlflow")

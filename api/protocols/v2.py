@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from api import errors
+from api.bodies import request_body
 from api.codecs import parse_json
 from api.metrics import ERRORS
 from api.protocols.core import native_error, predict_logged, server_version
@@ -85,7 +86,7 @@ def infer(name: str, version: str | None = None) -> dict[str, Any]:
             "the binary tensor data extension is not supported; send JSON tensors "
             "(tritonclient: binary_data=False on inputs and outputs)"
         )
-    raw = request.get_data(cache=False)
+    raw = request_body(model, svc.settings.max_rows_per_request)
     if not raw.strip():
         raise errors.InvalidJSONError('the request body is empty; send {"inputs": [...]}')
     decoded = decode_infer(parse_json(raw), model, max_rows=svc.settings.max_rows_per_request)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
+from api.auth import is_admin
 from api.error_handlers import ANSWERABLE, describe, error_response
 from api.errors import NotReadyError
 from api.openapi.declare import documented
@@ -15,6 +17,7 @@ from api.services import Services, services
 from api.usage import usage_response
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/health")
@@ -31,24 +34,44 @@ def health() -> dict[str, str]:
     errors=(503,),
 )
 def ready() -> Response | dict[str, Any]:
-    """Readiness: 200 when the database, Redis and the default model are usable, else 503."""
+    """Readiness: 200 when the database, Redis and the default model are usable, else 503.
+
+    Anonymous callers see which checks fail; why (hosts, ports, driver errors) is logged and
+    shown only to the admin token.
+    """
     svc = services()
     checks = {
         "database": check_database(svc),
         "redis": check_redis(svc),
         "default_model": check_default_model(svc),
     }
-    failing = {name: check for name, check in checks.items() if not check["ok"]}
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    reasons = "; ".join(f"{name}: {checks[name]['detail']}" for name in failing)
+    if failing:
+        log.warning("not ready: %s", reasons)
     if svc.store.failures:
         checks["load_failures"] = {
             name: f"v{f.version}: {f.error}" for name, f in svc.store.failures.items()
         }
+    if not is_admin(request.headers.get("Authorization")):
+        checks, reasons = anonymous_checks(checks), ", ".join(failing)
     if failing:
-        message = "; ".join(f"{name}: {check['detail']}" for name, check in failing.items())
         return error_response(
-            503, NotReadyError.error_code, f"not ready: {message}", {"checks": checks}
+            503, NotReadyError.error_code, f"not ready: {reasons}", {"checks": checks}
         )
     return {"status": "ready", "checks": checks}
+
+
+def anonymous_checks(checks: dict[str, Any]) -> dict[str, Any]:
+    """The checks without their details; failed model loads by name and version only."""
+    shown: dict[str, Any] = {
+        name: {"ok": check["ok"]} for name, check in checks.items() if name != "load_failures"
+    }
+    if "load_failures" in checks:
+        shown["load_failures"] = {
+            name: text.partition(":")[0] for name, text in checks["load_failures"].items()
+        }
+    return shown
 
 
 @bp.get("/usage")

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request, url_for
 from werkzeug.utils import secure_filename
 
 from api import errors
+from api.auth import admin_required
 from api.codecs import parse_json
 from api.openapi.declare import documented, link
 from api.openapi.schemas import (
@@ -122,8 +123,9 @@ def job_status(job_id: str) -> dict[str, Any]:
 
 @bp.delete("/jobs/<job_id>")
 @documented("Cancel a queued or running batch job", responses=OK, errors=(404, 409, 503))
+@admin_required
 def cancel_job(job_id: str) -> dict[str, Any]:
-    """Cancel a queued or started job: its remaining chunks do not run."""
+    """Admin: cancel a queued or started job; its remaining chunks do not run."""
     return job_json(services().dispatcher.cancel(job_id))
 
 

@@ -95,9 +95,11 @@ def upload_version(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register an uploaded cloudpickle file (raw body or multipart field `file`)."""
     data, schema = _uploaded_pipeline()
     sample = _uploaded_sample()
-    with services().sessions() as session, session.begin():
+    svc = services()
+    limits = registry.inspection_limits(svc.settings)
+    with svc.sessions() as session, session.begin():
         record = registry.register_pipeline(
-            session, name=name, data=data, schema=schema, sample=sample
+            session, name=name, data=data, schema=schema, sample=sample, limits=limits
         )
     location = url_for("models.show_version", name=name, version=record.version)
     return version_summary(record), 201, {"Location": location}

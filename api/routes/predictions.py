@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from api import errors
-from api.bodies import read_body
+from api.bodies import request_body
 from api.codecs import EntityIds, Rows, decode_body, decode_query
 from api.openapi.declare import documented
 from api.openapi.schemas import (
@@ -99,7 +99,7 @@ def predict_body(model: LoadedModel) -> dict[str, Any]:
     max_rows = services().settings.max_rows_per_request
     decoded = decode_body(
         request.mimetype,
-        read_body(request.stream, request.mimetype, max_rows=max_rows),
+        request_body(model, max_rows),
         max_rows=max_rows,
         categorical=[f.name for f in model.schema.features if f.kind == "categorical"],
     )

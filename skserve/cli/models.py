@@ -119,14 +119,15 @@ def register(
     """Register a cloudpickled pipeline file (e.g. ./binary/pipeline.pkl) as a new version."""
     import pandas as pd
 
+    from db.registry import inspection_limits, register_pipeline
     from db.registry import promote as promote_version
-    from db.registry import register_pipeline
     from inference.inspection import InvalidPipelineError
 
     schema = json.loads(Path(schema_path).read_text()) if schema_path else None
     sample = pd.read_csv(sample_path) if sample_path else None
+    settings = cli_settings()
     try:
-        with session_scope(cli_settings()) as session:
+        with session_scope(settings) as session:
             record = register_pipeline(
                 session,
                 name=name,
@@ -134,6 +135,7 @@ def register(
                 schema=schema,
                 source=str(path),
                 sample=sample,
+                limits=inspection_limits(settings),
             )
             if promote_now:
                 promote_version(session, name=name, version=record.version)

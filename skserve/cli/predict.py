@@ -28,6 +28,11 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 @click.option(
     "--url", envvar="SKSERVE_URL", default=DEFAULT_URL, show_default=True, help="API base URL."
 )
+@click.option(
+    "--token",
+    envvar="API_TOKEN",
+    help="Sent as `Authorization: Bearer ...` (default: $API_TOKEN), for servers that set one.",
+)
 def predict(
     name: str,
     json_body: str | None,
@@ -35,6 +40,7 @@ def predict(
     csv_path: str | None,
     model_version: int | None,
     url: str,
+    token: str | None,
 ) -> None:
     """Ask the API at --url (or SKSERVE_URL) for predictions of model NAME."""
     given = [option for option in (json_body, ids, csv_path) if option is not None]
@@ -50,7 +56,10 @@ def predict(
             body, content_type = stream.read(), "text/csv"
     query = f"?{urlencode({'version': model_version})}" if model_version else ""
     endpoint = f"{url.rstrip('/')}/models/{quote(name, safe='')}/predict{query}"
-    click.echo(json.dumps(post(endpoint, body, content_type), indent=2))
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    click.echo(json.dumps(post(endpoint, body, headers), indent=2))
 
 
 def read_json_option(value: str) -> bytes:
@@ -78,11 +87,9 @@ def parse_ids(value: str) -> list[int | str]:
     return [int(item) if item.lstrip("+-").isdigit() else item for item in items]
 
 
-def post(endpoint: str, body: bytes, content_type: str) -> dict:
+def post(endpoint: str, body: bytes, headers: dict[str, str]) -> dict:
     """POST the body; an API error becomes a CLI error carrying its code and details."""
-    request = urllib.request.Request(
-        endpoint, data=body, method="POST", headers={"Content-Type": content_type}
-    )
+    request = urllib.request.Request(endpoint, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read())

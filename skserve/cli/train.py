@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -31,17 +35,13 @@ def train(spec_path: str, promotion: str | None) -> None:
     from trainer.train import Promotion, train_model
 
     settings = cli_settings()
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        click.echo(f"[{time.perf_counter() - started:6.1f}s] {message}")
-
     engine = make_engine(settings.database_url)
     try:
         spec = load_spec(spec_path)
-        report = train_model(
-            engine, spec, promotion=Promotion(promotion or "no"), progress=progress
-        )
+        with stage_lines() as progress:
+            report = train_model(
+                engine, spec, promotion=Promotion(promotion or "no"), progress=progress
+            )
     except SpecError as exc:
         raise click.ClickException(f"{exc}. Fix the spec and run again.") from None
     finally:
@@ -55,3 +55,38 @@ def train(spec_path: str, promotion: str | None) -> None:
             click.echo(f"  {key:<14} {value:.4f}")
     if not report.promoted:
         click.echo(f"Promote it with: skserve models promote {report.name} {report.version}")
+
+
+@contextmanager
+def stage_lines(every: float = 5.0) -> Iterator[Callable[[str], None]]:
+    """A progress callback printing each stage on stderr with the elapsed time, and while a
+    stage runs (the fit takes seconds), the elapsed time: updated in place on a terminal, a
+    "still ..." line every `every` seconds otherwise."""
+    started = time.perf_counter()
+    current = {"stage": "starting"}
+    done = threading.Event()
+    tty = sys.stderr.isatty()
+
+    def elapsed() -> str:
+        return f"[{time.perf_counter() - started:6.1f}s]"
+
+    def progress(message: str) -> None:
+        current["stage"] = message
+        click.echo(("\r\033[K" if tty else "") + f"{elapsed()} {message}", err=True)
+
+    def tick() -> None:
+        while not done.wait(0.2 if tty else every):
+            if tty:
+                click.echo(f"\r\033[K{elapsed()} {current['stage']} ...", err=True, nl=False)
+            else:
+                click.echo(f"{elapsed()} still {current['stage']}", err=True)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield progress
+    finally:
+        done.set()
+        ticker.join()
+        if tty:
+            click.echo("\r\033[K", err=True, nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pandas as pd
@@ -33,11 +34,19 @@ def api_settings(pg_url: str, adult_model) -> Settings:
 
 @pytest.fixture(scope="session")
 def app(api_settings: Settings) -> Iterator[Flask]:
-    """One app for the session (loading the model once); no watcher thread."""
+    """One app for the session (loading the model once)."""
+    with serving_app(api_settings) as app:
+        yield app
 
-    app = create_app({"SETTINGS": api_settings, "START_WATCHER": False, "TESTING": True})
-    yield app
-    app.extensions["skserve"].close()
+
+@contextlib.contextmanager
+def serving_app(settings: Settings) -> Iterator[Flask]:
+    """An app on `settings` with no watcher thread, closed afterwards."""
+    app = create_app({"SETTINGS": settings, "START_WATCHER": False, "TESTING": True})
+    try:
+        yield app
+    finally:
+        app.extensions["skserve"].close()
 
 
 @pytest.fixture

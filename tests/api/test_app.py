@@ -177,7 +177,9 @@ def test_unknown_category_is_rejected_when_the_encoder_cannot_ignore_it(
 
 def test_ready_pings_redis_when_configured(sqlite_url: str, adult_bytes, redis_conn) -> None:
     copy_model(sqlite_url, adult_bytes, "adult")
-    ready = make_app(sqlite_url, redis_url=TEST_REDIS_URL).test_client().get("/ready")
+    admin = {"Authorization": "Bearer ready-admin"}
+    app = make_app(sqlite_url, redis_url=TEST_REDIS_URL, admin_token="ready-admin")
+    ready = app.test_client().get("/ready", headers=admin)
     assert ready.status_code == 200
     assert ready.get_json()["checks"]["redis"] == {"ok": True, "detail": "ping ok"}
     down = make_app(sqlite_url, redis_url="redis://127.0.0.1:1/0").test_client().get("/ready")

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from inference.validation import magnitude_limit
 from tests.api.helpers import RECORD
+from tests.api.hostile_pickles import HOSTILE_PICKLES
 
 JSON = "application/json"
 P = "/models/adult/predict"
@@ -354,3 +355,141 @@ def test_every_numeric_feature_predicts_at_its_limit(client: FlaskClient, app) -
             for value in (limit, -limit):
                 response = client.post(P, json=rec(**{feature.name: value}))
                 assert response.status_code == 200, (feature.name, value, response.get_json())
+
+
+# Tokens: with API_TOKEN set, every route outside the open list refuses a missing, wrong or
+# malformed token with 401/403 in the error shape, before it reads anything.
+API_TOKEN, ADMIN_TOKEN = "hostile-api-token", "hostile-admin"
+BAD_TOKENS = {
+    "missing": (None, 401),
+    "empty": ("", 401),
+    "scheme only": ("Bearer", 401),
+    "blank token": ("Bearer    ", 401),
+    "basic auth": ("Basic aG9zdGlsZTpwdw==", 401),
+    "token without scheme": (API_TOKEN, 401),
+    "wrong": ("Bearer wrong-token", 403),
+    "prefix of the token": (f"Bearer {API_TOKEN[:-1]}", 403),
+    "token plus junk": (f"Bearer {API_TOKEN}x", 403),
+    "non-ASCII": ("Bearer t\u00f6ken", 403),
+    "huge": ("Bearer " + "x" * 7_000, 403),
+    "SQL": ("Bearer ' OR '1'='1", 403),
+}
+PATH_VALUES = {
+    "name": "adult",
+    "version": "1",
+    "job_id": JOB,
+    "run_id": JOB,
+    "entity_id": "1",
+    "filename": "swagger-ui.css",
+}
+
+
+@pytest.fixture(scope="module")
+def guarded_app(api_settings):
+    from dataclasses import replace
+
+    from tests.api.conftest import serving_app
+
+    settings = replace(
+        api_settings,
+        api_token=API_TOKEN,
+        admin_token=ADMIN_TOKEN,
+        upload_inspect_seconds=20.0,  # a loaded machine starts the child slowly
+        upload_inspect_memory_mib=1024,
+    )
+    with serving_app(settings) as app:
+        yield app
+
+
+def guarded_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route API_TOKEN guards, its parameters filled in."""
+    from api.auth import OPEN_ENDPOINTS
+
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in OPEN_ENDPOINTS or rule.endpoint.startswith(("static", "console.")):
+            continue
+        path = rule.build({arg: PATH_VALUES[arg] for arg in rule.arguments}, append_unknown=False)
+        routes += [(m, path[1]) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return routes
+
+
+def test_api_token_guards_routes_on_every_path(guarded_app) -> None:
+    assert len(guarded_routes(guarded_app)) >= 30  # 32 when written
+
+
+@pytest.mark.parametrize("token", list(BAD_TOKENS), ids=list(BAD_TOKENS))
+def test_a_bad_token_is_refused_on_every_guarded_route(
+    guarded_app, caplog: pytest.LogCaptureFixture, token: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    header, status = BAD_TOKENS[token]
+    headers = {} if header is None else {"Authorization": header}
+    client = guarded_app.test_client()
+    for method, path in guarded_routes(guarded_app):
+        response = client.open(path, method=method, headers=headers, json=RECORD)
+        body = response.get_json()
+        assert response.status_code == status, (method, path, response.get_data()[:300])
+        shape = {"error_code", "message", "details"} | (
+            {"error"} if path.startswith("/v2") else set()
+        )
+        assert set(body) == shape, (method, path)
+        assert body["error_code"] == ("UNAUTHORIZED" if status == 401 else "FORBIDDEN")
+        assert API_TOKEN not in response.get_data(as_text=True)
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+# Host header attacks: the examples of /usage (and / without arguments) never carry a host
+# that is not a well-formed host[:port].
+HOSTILE_HOSTS = [
+    "evil.example/phish?",
+    "evil.example#",
+    "user@evil.example",
+    "<script>alert(1)</script>",
+    "evil.example:99999",
+    "evil.example:80:80",
+    "$(curl evil.example)",
+    "`id`",
+    "evil.example\\",
+    "a" * 300,
+    "[::1",
+    "evil example",
+    "evil.example;rm -rf ~",
+]
+
+
+@pytest.mark.parametrize("path", ["/usage", "/"])
+@pytest.mark.parametrize("host", HOSTILE_HOSTS)
+def test_a_hostile_host_header_is_not_copied(client: FlaskClient, path: str, host: str) -> None:
+    response = client.get(path, headers={"Host": host})
+    text = response.get_data(as_text=True)
+    assert host not in text and json.dumps(host)[1:-1] not in text
+    if response.status_code == 400:  # werkzeug refuses some hosts (over 255 bytes) itself
+        assert set(response.get_json()) == {"error_code", "message", "details"}
+    else:
+        assert response.status_code == 200
+        assert "http://localhost:8000/models/" in text
+
+
+# Hostile pickles: their code runs in a child process, so the worker answers 422 naming the
+# limit hit and keeps serving.
+@pytest.mark.parametrize("name", list(HOSTILE_PICKLES), ids=list(HOSTILE_PICKLES))
+def test_a_hostile_pickle_upload_is_refused(
+    guarded_app, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    data, phrase = HOSTILE_PICKLES[name]
+    client = guarded_app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    response = client.post(
+        "/models/hostile/versions",
+        data=data,
+        content_type="application/octet-stream",
+        headers=headers,
+    )
+    body = response.get_json()
+    assert (response.status_code, body["error_code"]) == (422, "INVALID_MODEL"), body
+    assert phrase in body["message"], body["message"]
+    assert client.get("/models/hostile", headers=headers).status_code == 404
+    assert client.post(P, json=RECORD, headers=headers).status_code == 200
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)

@@ -21,11 +21,16 @@ from tests.worker.helpers import NO_WAIT, cancel_active_jobs, get_job, reference
 from worker.context import JobContext
 from worker.main import BatchWorker
 
+TOKEN = "jobs-admin"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
 
 @pytest.fixture(scope="module")
 def jobs_app(pg_url: str, adult_model, demo_tables) -> Iterator[Flask]:
     """An app on the test database and the test Redis index; chunk retries do not wait."""
-    settings = Settings(database_url=pg_url, redis_url=TEST_REDIS_URL, batch_chunk_rows=1_000)
+    settings = Settings(
+        database_url=pg_url, redis_url=TEST_REDIS_URL, batch_chunk_rows=1_000, admin_token=TOKEN
+    )
     app = create_app(
         {
             "SETTINGS": settings,
@@ -241,9 +246,15 @@ def test_cancel_a_queued_job(client, run_worker):
     job = client.post("/jobs", json={"model": "adult", "source": {"id_range": [1, 3_000]}})
     job_id = job.get_json()["id"]
 
-    canceled = client.delete(f"/jobs/{job_id}")
+    anonymous = client.delete(f"/jobs/{job_id}")
+    assert (anonymous.status_code, anonymous.get_json()["error_code"]) == (401, "UNAUTHORIZED")
+    wrong = client.delete(f"/jobs/{job_id}", headers={"Authorization": "Bearer nope"})
+    assert (wrong.status_code, wrong.get_json()["error_code"]) == (403, "FORBIDDEN")
+    assert client.get(f"/jobs/{job_id}").get_json()["status"] == "queued"
+    canceled = client.delete(f"/jobs/{job_id}", headers=ADMIN)
     assert (canceled.status_code, canceled.get_json()["status"]) == (200, "canceled")
-    assert client.delete(f"/jobs/{job_id}").status_code == 200  # canceling twice is fine
+    twice = client.delete(f"/jobs/{job_id}", headers=ADMIN)
+    assert twice.status_code == 200  # canceling twice is fine
     run_worker()
     ended = client.get(f"/jobs/{job_id}").get_json()
     assert (ended["status"], ended["chunks_done"], ended["rows_done"]) == ("canceled", 0, 0)
@@ -256,13 +267,13 @@ def test_an_ended_job_cannot_be_canceled_and_an_active_one_has_no_results(client
     not_yet = client.get(f"/jobs/{job_id}/results")
     assert (not_yet.status_code, not_yet.get_json()["error_code"]) == (409, "JOB_NOT_FINISHED")
     run_worker()
-    refused = client.delete(f"/jobs/{job_id}")
+    refused = client.delete(f"/jobs/{job_id}", headers=ADMIN)
     assert (refused.status_code, refused.get_json()["error_code"]) == (409, "JOB_NOT_CANCELABLE")
 
 
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_unknown_jobs_are_404(client, method):
-    response = getattr(client, method)("/jobs/00000000-0000-0000-0000-000000000000")
+    response = getattr(client, method)("/jobs/00000000-0000-0000-0000-000000000000", headers=ADMIN)
     assert (response.status_code, response.get_json()["error_code"]) == (404, "JOB_NOT_FOUND")
 
 
@@ -271,7 +282,7 @@ def test_list_jobs_newest_first_filtered_and_paged(client, run_worker):
         client.post("/jobs", json={"model": "adult", "source": {"ids": [n]}}).get_json()["id"]
         for n in (1, 2, 3)
     ]
-    client.delete(f"/jobs/{ids[1]}")
+    client.delete(f"/jobs/{ids[1]}", headers=ADMIN)
     run_worker()
 
     listed = client.get("/jobs?limit=3").get_json()

@@ -1,5 +1,5 @@
-"""A 28 MB, 1,000,000-row CSV body is refused early by a real gunicorn worker: 413 in under
-50 ms, without the worker's memory growing by more than 10 MB."""
+"""A 28 MB, 1,000,000-row CSV or JSON body is refused early by a real gunicorn worker: 413 in
+under 50 ms, without the worker's memory growing by more than 10 MB."""
 
 from __future__ import annotations
 
@@ -51,13 +51,23 @@ def rss_kib(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def post_raw(base_url: str, body: bytes) -> tuple[float, int, dict]:
+def oversized_json() -> bytes:
+    """28 MB of short records in the split orient (over half a million rows), within
+    MAX_BODY_BYTES: refused by the JSON byte cap, not by the body-size limit."""
+    row = json.dumps([1 if isinstance(v, int) else "a" for v in RECORD.values()])
+    rows = ",".join([row] * (28_000_000 // (len(row) + 1)))
+    body = ('{"columns": ' + json.dumps(list(RECORD)) + ', "data": [' + rows + "]}").encode()
+    assert 27_000_000 < len(body) < 30_000_000, len(body)
+    return body
+
+
+def post_raw(base_url: str, body: bytes, content_type: str = "text/csv") -> tuple[float, int, dict]:
     """POST `body` over a raw socket, sending on a thread while reading the answer as soon as
     it comes (the server stops reading the body early); (seconds, status, JSON body)."""
     host, port = base_url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     head = (
-        f"POST /models/adult/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\n"
+        f"POST /models/adult/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
 
@@ -92,26 +102,33 @@ def _complete(received: bytes) -> bool:
     return False
 
 
-def test_a_million_row_csv_is_refused_early(server) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "make_body"),
+    [("text/csv", oversized_csv), ("application/json", oversized_json)],
+    ids=["csv", "json"],
+)
+def test_a_million_row_body_is_refused_early(server, content_type, make_body) -> None:
     base_url, worker = server
     small = (",".join(RECORD) + "\n" + ",".join(map(str, RECORD.values())) + "\n").encode()
     ok = requests.post(
         f"{base_url}/models/adult/predict", data=small, headers={"Content-Type": "text/csv"}
     )
     assert ok.status_code == 200, ok.text
-    body = oversized_csv()
-    post_raw(base_url, body)  # the first refusal warms the code path up
+    body = make_body()
+    post_raw(base_url, body, content_type)  # the first refusal warms the code path up
     before = rss_kib(worker)
     timings = []
     for _ in range(ATTEMPTS):
-        seconds, status, error = post_raw(base_url, body)
+        seconds, status, error = post_raw(base_url, body, content_type)
         assert status == 413, error
         assert error["error_code"] == "PAYLOAD_TOO_LARGE" and "POST /jobs" in error["message"]
+        assert "max_rows_per_request" in error["details"]  # our check, not the size limit
         timings.append(seconds)
     growth_mib = (rss_kib(worker) - before) / 1024
     median_ms = statistics.median(timings) * 1000
     print(
-        f"413 for a {len(body) / 1e6:.1f} MB CSV: median {median_ms:.1f} ms over {ATTEMPTS}, "
+        f"413 for a {len(body) / 1e6:.1f} MB {content_type} body: "
+        f"median {median_ms:.1f} ms over {ATTEMPTS}, "
         f"worker RSS {growth_mib:+.1f} MiB"
     )
     assert median_ms < 50

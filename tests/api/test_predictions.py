@@ -174,9 +174,8 @@ def test_health_and_ready(client: FlaskClient) -> None:
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200
-    checks = ready.get_json()["checks"]
-    assert checks["database"]["ok"] and checks["default_model"]["ok"]
-    assert checks["redis"]["detail"].startswith("embedded")
+    checks = ready.get_json()["checks"]  # anonymous: which checks pass, not how
+    assert checks == {name: {"ok": True} for name in ("database", "redis", "default_model")}
 
 
 def test_csv_with_null_categories(client: FlaskClient, feature_rows, reference_pipelines) -> None:

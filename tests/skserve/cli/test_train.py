@@ -25,7 +25,10 @@ def test_upgrade_demo_data_train_and_promote_on_sqlite(tmp_path):
     run("db", "upgrade")
     assert "32,561" in run("demo-data")
     first = run("train", "--spec", str(spec), "--promote")
-    second = run("train", "--spec", str(spec))
+    trained = runner.invoke(main, ["train", "--spec", str(spec)], env=env)
+    second = trained.stdout
+    assert "] fitting GradientBoostingClassifier on" in trained.stderr  # stages, while it runs
+    assert "fitting" not in second
     listing = run("models", "list")
 
     assert "Registered adult version 1" in first and "promoted to production" in first
@@ -49,3 +52,16 @@ def test_train_reports_a_bad_spec_with_what_to_do(tmp_path):
 
     assert result.exit_code == 1
     assert "agee" in result.output and "Fix the spec" in result.output
+
+
+def test_a_long_stage_shows_its_elapsed_time_while_it_runs(capsys):
+    import time
+
+    from skserve.cli.train import stage_lines
+
+    with stage_lines(every=0.1) as progress:
+        progress("fitting a slow estimator")
+        time.sleep(0.45)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("] fitting a slow estimator")
+    assert len([line for line in lines if "still fitting a slow estimator" in line]) >= 3
