@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pandas as pd
@@ -39,6 +40,11 @@ def server(pg_url: str, adult_model, tmp_path_factory) -> Iterator[tuple[str, su
 
 def test_two_workers_serve(server) -> None:
     _, process = server
+    # The first worker answering /ready does not mean the second has been forked yet: in the
+    # compose test image the check once saw one child. Both must be there within seconds.
+    deadline = time.monotonic() + 10
+    while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(children(process.pid)) == 2
 
 
