@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Commands import what they use inside their bodies: each loads only what it needs, and
+# `skserve --help` stays fast (see COMMANDS in skserve/cli/__init__.py).
 import contextlib
 import time
 from collections.abc import Iterator

@@ -6,6 +6,8 @@ The commands talk to the database and the queue directly, not to the API. Withou
 
 from __future__ import annotations
 
+# Commands import what they use inside their bodies: each loads only what it needs, and
+# `skserve --help` stays fast (see COMMANDS in skserve/cli/__init__.py).
 import contextlib
 import sys
 import time

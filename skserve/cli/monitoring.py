@@ -6,6 +6,8 @@ compute exactly what GET /models/<name>/drift and /performance answer.
 
 from __future__ import annotations
 
+# Commands import what they use inside their bodies: each loads only what it needs, and
+# `skserve --help` stays fast (see COMMANDS in skserve/cli/__init__.py).
 import contextlib
 from collections.abc import Iterator
 from typing import Any
