@@ -103,7 +103,7 @@ def free_port() -> int:
     """A TCP port nothing listens on right now: within BENCH_PORTS ("first-last") when set,
     for machines where each user owns a range, else any the kernel offers."""
     span = os.environ.get("BENCH_PORTS", "")
-    first, last = (int(p) for p in span.split("-")) if span else (0, 0)
+    first, last = (int(p) for p in span.split("-")) if span else (1, 0)  # unset: no range
     for port in range(first, last + 1):
         with socket.socket() as probe:
             try:
