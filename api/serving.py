@@ -73,8 +73,12 @@ def log_prediction(
     role: str,
     ids: list[Any] | None = None,
     protocol: str | None = None,
+    with_inputs: bool = True,
 ) -> bool:
-    """Queue one prediction for the prediction log (no I/O on this thread); False if not kept."""
+    """Queue one prediction for the prediction log (no I/O on this thread); False if not kept.
+
+    Shadow rows leave their inputs out: the served row of the same request holds them.
+    """
     outputs = output_columns(result, ids)
     if protocol is not None:
         outputs["protocol"] = protocol
@@ -84,7 +88,7 @@ def log_prediction(
         request_id=request_id,
         rows=rows.n_rows,
         latency_ms=latency_ms,
-        inputs=rows.columns,
+        inputs=rows.columns if with_inputs else None,
         outputs=outputs,
         role=role,
     )

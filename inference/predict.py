@@ -27,6 +27,13 @@ class PredictionResult:
     # The plain lists below, built once: the response and the prediction log both read them.
     _plain: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def rows(self, start: int, stop: int) -> PredictionResult:
+        """The result for rows start..stop-1 alone (warnings are the whole batch's)."""
+        probabilities = None if self.probabilities is None else self.probabilities[start:stop]
+        return PredictionResult(
+            self.predictions[start:stop], probabilities, self.classes, self.warnings
+        )
+
     def probability_records(self) -> list[dict[str, float]] | None:
         """One {class: probability} mapping per row, in plain Python types."""
         if "probabilities" not in self._plain:

@@ -15,7 +15,10 @@ Read in scikit-learn 1.9.1 (the exact classes, never subclasses, which may overr
   ``decision_function`` is ``validate_data`` (float32, C order, finite) then ``_raw_predict``
   (``_init_raw_predictions`` + ``predict_stages``); the input checks cost 150 µs of its 190 µs on
   one row, so the compiled path, whose matrix is already dense and validated, does the float32
-  conversion and the finiteness check itself and calls the two functions directly.
+  conversion and the finiteness check itself and calls the two functions directly. The default
+  init estimator, ``DummyClassifier(strategy="prior")``, gives every row the same raw score
+  (the link of ``class_prior_``) and costs a third of the rest; that row is computed once, by
+  ``_init_raw_predictions`` itself, and repeated.
 - Not derived, so asked twice: HistGradientBoosting (``raw > 0``), LogisticRegression
   (``decision > 0``), GaussianNB (argmax of the joint log likelihood, before ``exp`` can tie
   values) and KNeighbors (a mode of the neighbours' labels on most fit methods).
@@ -41,6 +44,7 @@ try:  # private, so allowed to vanish: then GradientBoosting is asked through it
 except ImportError:  # pragma: no cover - only on scikit-learn releases not in DECISION_VERIFIED
     _init_raw_predictions = predict_stages = None
 from scipy import sparse
+from sklearn.dummy import DummyClassifier
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 Outputs = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]
@@ -72,21 +76,36 @@ def _float32(matrix: Any) -> Any:
     return features, features
 
 
-def _decision_function(estimator: Any, matrix: Any) -> np.ndarray:
+def _constant_init(estimator: Any) -> np.ndarray | None:
+    """The one raw init row every input gets from a prior init estimator; else None."""
+    init = estimator.init_
+    if type(init) is not DummyClassifier or init.strategy != "prior":
+        return None
+    one_row = np.zeros((1, estimator.n_features_in_), dtype=np.float32)
+    return _init_raw_predictions(one_row, init, estimator._loss, True)
+
+
+def _decision_function(
+    estimator: Any, matrix: Any, init_row: np.ndarray | None = None
+) -> np.ndarray:
     """``estimator.decision_function(matrix)`` (dense or CSR) without re-validating it."""
     features, values = _float32(matrix)
     if not np.isfinite(values).all():
         raise ValueError("Input contains NaN or infinity.")  # as validate_data would
     if estimator.init_ == "zero":
         raw = np.zeros((features.shape[0], estimator.n_trees_per_iteration_), dtype=np.float64)
+    elif init_row is not None:
+        raw = np.repeat(init_row, features.shape[0], axis=0)  # a fresh array: updated in place
     else:
         raw = _init_raw_predictions(features, estimator.init_, estimator._loss, True)
     predict_stages(estimator.estimators_, features, estimator.learning_rate, raw)
     return raw.ravel() if raw.shape[1] == 1 else raw
 
 
-def _from_decision(estimator: Any, matrix: Any) -> tuple[np.ndarray, np.ndarray]:
-    raw = _decision_function(estimator, matrix)
+def _from_decision(
+    estimator: Any, init_row: np.ndarray | None, matrix: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    raw = _decision_function(estimator, matrix, init_row)
     encoded = (raw >= 0).astype(int) if raw.ndim == 1 else np.argmax(raw, axis=1)
     return estimator.classes_[encoded], estimator._loss.predict_proba(raw)
 
@@ -114,7 +133,10 @@ def plan_outputs(estimator: Any) -> tuple[Outputs, str]:
         and predict_stages is not None
         and hasattr(getattr(estimator, "_loss", None), "predict_proba")
     ):
-        return partial(_from_decision, estimator), "predictions from one decision_function"
+        init_row = _constant_init(estimator)
+        return partial(
+            _from_decision, estimator, init_row
+        ), "predictions from one decision_function"
     if not hasattr(estimator, "predict_proba"):
         return partial(_predict_only, estimator), "predict only (no probabilities)"
     return partial(_both, estimator), "predict and predict_proba called separately"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import sklearn
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
@@ -46,6 +47,11 @@ PLANS = [
     (ExtraTreesClassifier(n_estimators=5, random_state=0), ONE_PROBA),
     (GradientBoostingClassifier(n_estimators=5, random_state=0), ONE_DECISION),
     (GradientBoostingClassifier(n_estimators=5, loss="exponential"), ONE_DECISION),
+    (GradientBoostingClassifier(n_estimators=5, init=LogisticRegression()), ONE_DECISION),
+    (
+        GradientBoostingClassifier(n_estimators=5, init=DummyClassifier(strategy="stratified")),
+        ONE_DECISION,
+    ),
     (HistGradientBoostingClassifier(max_iter=5), SEPARATE),
     (LogisticRegression(), SEPARATE),
     (GaussianNB(), SEPARATE),
@@ -84,6 +90,20 @@ def test_outputs_equal_predict_and_predict_proba(estimator, plan, target):
         assert not hasattr(fitted, "predict_proba")
     else:
         assert np.array_equal(probabilities, fitted.predict_proba(X))
+
+
+@pytest.mark.parametrize("target", ["binary", "multi"])
+@pytest.mark.parametrize("n_rows", [1, 2, 140])
+def test_gradient_boostings_prior_score_computed_once_equals_every_rows_own(target, n_rows):
+    X, y = _data(target)
+    gb = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y)
+    outputs, _ = plan_outputs(gb)
+
+    for _ in range(2):  # the repeated row is never updated in place
+        predictions, probabilities = outputs(X[:n_rows])
+        assert np.array_equal(gb.decision_function(X[:n_rows]), gb.decision_function(X)[:n_rows])
+        assert np.array_equal(predictions, gb.predict(X[:n_rows]))
+        assert np.array_equal(probabilities, gb.predict_proba(X[:n_rows]))
 
 
 def test_tied_tree_probabilities_predict_the_first_class_as_scikit_learn_does():
