@@ -1,4 +1,4 @@
-"""Compact, always-valid JSON text for the prediction log's `inputs` and `outputs` columns.
+"""Compact, always-valid UTF-8 JSON for the prediction log's `inputs` and `outputs` columns.
 
 orjson encodes numpy arrays in C, about twenty times faster than the standard library. What it
 cannot encode (integers beyond 64 bits, lone surrogates) and what would poison PostgreSQL's JSON
@@ -22,15 +22,15 @@ TRUNCATED = "…"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def encode_columns(columns: dict[str, Any], values: int) -> str:
-    """JSON text of ``{name: [value per row]}``; ``values`` (rows x columns) sizes the checks."""
+def encode_columns(columns: dict[str, Any], values: int) -> bytes:
+    """UTF-8 JSON of ``{name: [value per row]}``; ``values`` (rows x columns) sizes the checks."""
     try:
         encoded = orjson.dumps(columns, default=_plain, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):  # a huge integer, a lone surrogate
         return _careful(columns)
     if b"\\u0000" in encoded or len(encoded) > LONG_BYTES_PER_VALUE * max(values, 1) + 1024:
         return _careful(columns)
-    return encoded.decode()
+    return encoded
 
 
 def _plain(value: Any) -> Any:
@@ -40,8 +40,8 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _careful(value: Any) -> str:
-    return orjson.dumps(clean_text(json_safe(value)), option=_OPTIONS).decode()
+def _careful(value: Any) -> bytes:
+    return orjson.dumps(clean_text(json_safe(value)), option=_OPTIONS)
 
 
 def clean_text(value: Any) -> Any:

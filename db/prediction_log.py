@@ -72,7 +72,7 @@ ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two strings
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One online prediction request, its inputs and outputs already encoded as JSON text."""
+    """One online prediction request, its inputs and outputs already encoded as UTF-8 JSON."""
 
     logged_at: datetime
     model_name: str
@@ -80,14 +80,14 @@ class LogEntry:
     request_id: str | None
     rows: int
     latency_ms: float
-    inputs: str | None
-    outputs: str
+    inputs: bytes | None
+    outputs: bytes
     role: str = "production"
 
     @property
     def size(self) -> int:
         """Approximate bytes this entry holds while it waits."""
-        return ENTRY_OVERHEAD + len(self.inputs or "") + len(self.outputs)
+        return ENTRY_OVERHEAD + len(self.inputs or b"") + len(self.outputs)
 
     def values(self) -> tuple[Any, ...]:
         """The row in COLUMNS order."""
@@ -158,7 +158,7 @@ class PredictionLogger:
         )
         return self._enqueue(entry)
 
-    def _encode_inputs(self, inputs: dict[str, Any] | None, rows: int) -> str | None:
+    def _encode_inputs(self, inputs: dict[str, Any] | None, rows: int) -> bytes | None:
         if inputs is None:
             return None
         encoded = encode_columns(inputs, rows * max(len(inputs), 1))

@@ -164,6 +164,7 @@ prediction_log = sa.Table(
     # Which traffic role answered: "production", "canary", or "shadow" (logged, never returned).
     sa.Column("role", sa.String(16), nullable=False, server_default="production"),
     sa.Index("ix_prediction_log_model_time", "model_name", "logged_at"),
+    sa.Index("ix_prediction_log_request_id", "request_id"),
 )
 
 # Training runs on demand (POST /models/<name>/train): the source of truth for their state, as

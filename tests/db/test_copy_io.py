@@ -157,6 +157,28 @@ def test_copy_rows_streams_a_generator(entities):
     assert len(frame) == 25_000 and frame["city"].isna().sum() == len(range(102, 25_100, 3))
 
 
+AWKWARD_TEXT = [
+    "tab\there",
+    "new\nline\r\nand return",
+    "back\\slash \\N \\t",
+    "\\N",
+    "",
+    'quote " and comma ,',
+    "unicode é 日本 \U0001f600",
+]
+
+
+def test_copy_rows_keeps_text_and_bytes_exactly_and_none_as_null(entities):
+    rows = [(i, None, 0.1 * i, text) for i, text in enumerate(AWKWARD_TEXT, start=200)]
+    rows += [(300, 1, float("inf"), b'{"a": "x\\"y"}'), (301, 2, float("-inf"), None)]
+    assert copy_rows(entities, "entities", ["id", "age", "score", "city"], rows) == len(rows)
+    stored = entities.execute(
+        sa.text("SELECT id, age, score, city FROM entities WHERE id >= 200 ORDER BY id")
+    ).all()
+    expected = [(i, a, s, c.decode() if isinstance(c, bytes) else c) for i, a, s, c in rows]
+    assert [tuple(row) for row in stored] == expected
+
+
 def test_write_frame_refuses_bad_column_names(entities):
     with pytest.raises(InvalidIdentifierError):
         write_frame(entities, "entities", pd.DataFrame({"id); DROP TABLE entities; --": [9]}))
