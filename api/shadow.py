@@ -54,7 +54,7 @@ class ShadowPredictor:
         prediction_log: PredictionLogger,
         *,
         max_pending: int = 1_000,
-        interval: float = 0.02,
+        interval: float = 0.05,
         max_batch_rows: int = 5_000,
     ) -> None:
         self._log = prediction_log
