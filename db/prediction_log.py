@@ -13,7 +13,9 @@ Stored format (table `prediction_log`, one row per answered request; read it wit
   row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings as strings, missing,
   NaN and infinite values as null. Every array has `rows` elements; row ``i`` of the request is
   element ``i`` (0-based) of every array, which with `request_id` identifies a prediction for
-  feedback. Null when the request's inputs were too large to keep (see below).
+  feedback. Null on shadow rows (the served row of the same `request_id` holds them) and when
+  the request's inputs were too large to keep (see below). Both JSON columns are
+  lz4-compressed where the server supports it (migration 0004).
 - `outputs` (`json`): ``{"predictions": [...], "probabilities": {"<class>": [...], ...},
   "ids": [...]}`` in the same row order: `probabilities` for classifiers only, one array per
   class label (as text); `ids` only for predictions by entity id.
@@ -31,7 +33,8 @@ so no JSON function fails on a stored value; in an entry averaging more than 128
 value, strings are cut to 256 characters (ending in "…").
 
 A request encodes its entry (orjson, in C) and appends it to a deque; one daemon thread writes
-what has piled up every `flush_seconds` with COPY. A slow or failing database therefore never
+what has piled up every `flush_seconds` with COPY (text format, straight from the
+encoded bytes). A slow or failing database therefore never
 fails or slows a prediction, and memory stays bounded in bytes: while `max_bytes` of encoded
 entries wait, new ones are dropped and counted, and an entry larger than `max_entry_bytes`
 keeps its outputs but not its inputs.
