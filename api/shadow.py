@@ -21,7 +21,6 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,12 +137,14 @@ class ShadowPredictor:
             for model in shadow.models:
                 models[id(model)] = model
                 groups[(id(model), *_column_shape(shadow.rows))].append(shadow)
-        for (model_id, *_), requests in groups.items():
-            self._predict_group(models[model_id], requests)
+        for (model_id, listed, *_), requests in groups.items():
+            self._predict_group(models[model_id], requests, concatenate=listed)
 
-    def _predict_group(self, model: LoadedModel, requests: list[ShadowRequest]) -> None:
+    def _predict_group(
+        self, model: LoadedModel, requests: list[ShadowRequest], *, concatenate: bool
+    ) -> None:
         started = time.perf_counter()
-        if len(requests) > 1 and _listed(requests[0].rows):
+        if concatenate and len(requests) > 1:
             try:
                 result = predict_columns(model, *_concatenated(requests))
             except Exception:  # one request the shadow version refuses: find it below
@@ -206,8 +207,7 @@ def _listed(rows: Rows) -> bool:
     return all(type(values) is list for values in rows.columns.values())
 
 
-def _concatenated(requests: Iterable[ShadowRequest]) -> tuple[dict[str, list[Any]], int]:
-    requests = list(requests)
+def _concatenated(requests: list[ShadowRequest]) -> tuple[dict[str, list[Any]], int]:
     names = requests[0].rows.columns
     columns = {
         name: list(itertools.chain.from_iterable(r.rows.columns[name] for r in requests))

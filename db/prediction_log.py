@@ -58,7 +58,7 @@ from db.tables import prediction_log
 
 log = logging.getLogger(__name__)
 
-ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two strings
+ENTRY_OVERHEAD = 200  # bytes of Python object around an entry's two encoded columns
 
 
 class LogEntry(NamedTuple):
