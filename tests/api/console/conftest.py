@@ -139,7 +139,14 @@ def page(browser) -> Iterator:
 
     context.route("**/*", only_loopback)
     page = context.new_page()
-    page.on("requestfailed", lambda request: watched.failed.append(request.url))
+
+    # A poll still in flight when the page navigates is cancelled by the browser (ERR_ABORTED):
+    # not a failure of the app.
+    def on_failed(request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            watched.failed.append(request.url)
+
+    page.on("requestfailed", on_failed)
     page.on("pageerror", lambda error: watched.errors.append(str(error)))
     page.on("dialog", lambda dialog: (watched.dialogs.append(dialog.message), dialog.dismiss()))
     page.watched = watched
