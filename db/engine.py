@@ -28,13 +28,15 @@ def make_engine(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     statement_timeout: float | None = None,
     pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    server_settings: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> Engine:
     """An engine for `url`; for SQLite files the parent folder is created first.
 
     On PostgreSQL, opening a connection gives up after `connect_timeout` seconds, the server
-    cancels statements running longer than `statement_timeout` (None: no limit), and waiting
-    for a pooled connection gives up after `pool_timeout` seconds.
+    cancels statements running longer than `statement_timeout` (None: no limit), waiting
+    for a pooled connection gives up after `pool_timeout` seconds, and every connection starts
+    with `server_settings` (PostgreSQL parameters, e.g. synchronous_commit).
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -42,8 +44,11 @@ def make_engine(
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         connect_args = {**KEEPALIVES, "connect_timeout": max(1, math.ceil(connect_timeout))}
+        options = dict(server_settings or {})
         if statement_timeout is not None:
-            connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+            options["statement_timeout"] = str(int(statement_timeout * 1000))
+        if options:
+            connect_args["options"] = " ".join(f"-c {k}={v}" for k, v in options.items())
         kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
         if kwargs.get("poolclass") is None:
             kwargs.setdefault("pool_timeout", pool_timeout)

@@ -156,3 +156,31 @@ def test_sampling_zero_logs_nothing(pg_url):
     logger = PredictionLogger(pg_url, sample=0.0)
     assert not logger.log(**log_fields())
     logger.stop()
+
+
+def test_the_log_commits_asynchronously_and_bounds_each_statement(pg_url):
+    logger = PredictionLogger(pg_url)
+    with logger._engine.connect() as conn:
+        settings = conn.execute(
+            sa.text(
+                "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')"
+            )
+        ).one()
+    logger.stop()
+    assert tuple(settings) == ("off", "30s")
+
+
+def test_one_write_takes_at_most_batch_bytes_of_entries(pg_url, pg_engine):
+    logger = PredictionLogger(pg_url, batch_bytes=1, flush_seconds=60)
+    request_ids = [uuid.uuid4().hex for _ in range(3)]
+    for request_id in request_ids:
+        logger.log(**log_fields(request_id))
+    assert logger.flush() == 1  # an entry larger than the bound still goes, alone
+    logger.drain()
+    with pg_engine.begin() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).where(prediction_log.c.request_id.in_(request_ids))
+        ).scalar()
+        conn.execute(prediction_log.delete().where(prediction_log.c.request_id.in_(request_ids)))
+    logger.stop()
+    assert (stored, logger.written) == (3, 3)
