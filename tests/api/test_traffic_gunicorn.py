@@ -71,6 +71,31 @@ def run_clients(server: str, keys: list[list[str]]) -> list[tuple[str, str, int,
     return results
 
 
+def logged_counts(pg_engine, request_ids: list[str]) -> dict[tuple[int, str], int]:
+    """Logged rows of these requests by (version, role)."""
+    with pg_engine.connect() as conn:
+        logged = conn.execute(
+            sa.select(prediction_log.c.model_version, prediction_log.c.role, sa.func.count())
+            .where(prediction_log.c.request_id.in_(request_ids))
+            .group_by(prediction_log.c.model_version, prediction_log.c.role)
+        ).all()
+    return {(version, role): n for version, role, n in logged}
+
+
+def settled_counts(pg_engine, request_ids: list[str]) -> dict[tuple[int, str], int]:
+    """logged_counts once two reads a flush apart agree (the workers' writers flush every
+    second, the shadows' rows a little after their served rows), at most 20 s."""
+    deadline = time.monotonic() + 20
+    counts = logged_counts(pg_engine, request_ids)
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        again = logged_counts(pg_engine, request_ids)
+        if again == counts and sum(again.values()):
+            break
+        counts = again
+    return counts
+
+
 def test_a_ten_percent_canary_with_a_shadow_under_gunicorn(server, pg_engine):
     put_traffic(server, {"production": 1, "canary": {"version": 2, "percent": 10}, "shadow": [3]})
     time.sleep(2.5)  # every worker follows within 2 s
@@ -82,15 +107,8 @@ def test_a_ten_percent_canary_with_a_shadow_under_gunicorn(server, pg_engine):
     assert set(versions) == {1, 2}  # the shadow v3 never answers
     assert 0.08 <= versions[2] / 2_000 <= 0.12, versions
 
-    time.sleep(2)  # the workers' prediction log writers flush every 0.25 s
     request_ids = [request_id for _, request_id, _, _ in results]
-    with pg_engine.connect() as conn:
-        logged = conn.execute(
-            sa.select(prediction_log.c.model_version, prediction_log.c.role, sa.func.count())
-            .where(prediction_log.c.request_id.in_(request_ids))
-            .group_by(prediction_log.c.model_version, prediction_log.c.role)
-        ).all()
-    counts = {(version, role): n for version, role, n in logged}
+    counts = settled_counts(pg_engine, request_ids)
     print(f"canary share {versions[2] / 2_000:.3f}; logged rows by (version, role): {counts}")
     assert counts[(3, "shadow")] >= 0.98 * 2_000, counts
     assert counts[(1, "production")] == versions[1]

@@ -37,8 +37,15 @@ def test_models_page_renders_fully_without_any_outside_request(console, page):
             f"{console.base_url}/models/adult/predict", json=RECORD, timeout=10
         )
         assert response.status_code == 200
-    time.sleep(1)  # the prediction log is written every 0.25 s
-    open_page(page, f"{console.base_url}/ui/")
+    deadline = time.monotonic() + 15  # the workers write the prediction log every second
+    while True:
+        open_page(page, f"{console.base_url}/ui/")
+        logged = page.locator("tr[data-model=adult] td").all_inner_texts()
+        if len(logged) > 5 and re.fullmatch(r"[\d.]+", logged[5]) and float(logged[5]) >= 4:
+            break
+        if time.monotonic() > deadline:
+            break  # the assertions below say what is missing
+        time.sleep(0.5)
     rows = page.locator("#models tbody tr")
     assert rows.count(), page.content()[:3000]
     names = rows.locator("a.model-link").all_inner_texts()
