@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.api.console.conftest import PROMOTED_MODEL, TOKEN, XSS, screenshot
 from tests.api.helpers import RECORD
+from tests.worker.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +38,14 @@ def test_models_page_renders_fully_without_any_outside_request(console, page):
             f"{console.base_url}/models/adult/predict", json=RECORD, timeout=10
         )
         assert response.status_code == 200
-    deadline = time.monotonic() + 15  # the workers write the prediction log every second
-    while True:
+
+    def requests_per_minute_shown() -> bool:
         open_page(page, f"{console.base_url}/ui/")
-        logged = page.locator("tr[data-model=adult] td").all_inner_texts()
-        if len(logged) > 5 and re.fullmatch(r"[\d.]+", logged[5]) and float(logged[5]) >= 4:
-            break
-        if time.monotonic() > deadline:
-            break  # the assertions below say what is missing
-        time.sleep(0.5)
+        cells = page.locator("tr[data-model=adult] td").all_inner_texts()
+        return len(cells) > 5 and re.fullmatch(r"[\d.]+", cells[5]) and float(cells[5]) >= 4
+
+    # The workers write the prediction log every second.
+    wait_for(requests_per_minute_shown, timeout=15, interval=0.5, what="the logged requests")
     rows = page.locator("#models tbody tr")
     assert rows.count(), page.content()[:3000]
     names = rows.locator("a.model-link").all_inner_texts()
