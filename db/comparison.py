@@ -42,7 +42,7 @@ class Comparison:
 
 _PAIRS = """
 WITH pairs AS (
-    SELECT base.request_id, base.outputs AS base_out, cand.outputs AS cand_out
+    SELECT base.request_id, base.outputs::json AS base_out, cand.outputs::json AS cand_out
     FROM prediction_log AS base
     JOIN prediction_log AS cand
       ON cand.request_id = base.request_id

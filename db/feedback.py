@@ -185,7 +185,7 @@ def _latest_by_entity(
     query = sa.text(
         "SELECT DISTINCT ON (e.pos) e.pos, l.request_id, (v.idx - 1)::int, l.model_version "
         f"FROM {prediction_log.name} AS l "
-        "CROSS JOIN LATERAL json_array_elements_text(l.outputs -> 'ids') "
+        "CROSS JOIN LATERAL json_array_elements_text(l.outputs::json -> 'ids') "
         "WITH ORDINALITY AS v(value, idx) "
         "JOIN unnest(CAST(:positions AS int[]), CAST(:ids AS text[]), "
         "CAST(:times AS timestamptz[])) AS e(pos, id, t) ON e.id = v.value AND l.logged_at <= e.t "
@@ -279,13 +279,13 @@ def labelled_rows(
     for position, label in enumerate(classes or []):
         params[f"class{position}"] = label
         probability_columns += (
-            f", (l.outputs -> 'probabilities' -> :class{position} ->> f.row_index)::float8"
+            f", (l.outputs::json -> 'probabilities' -> :class{position} ->> f.row_index)::float8"
         )
     truth = "f.label" if classes is not None else "f.value"
     query = sa.text(
         "SELECT DISTINCT ON (f.request_id, f.row_index) "
         "date_bin(make_interval(secs => :seconds), l.logged_at, TIMESTAMPTZ '2000-01-01'), "
-        f"{truth}, l.outputs -> 'predictions' ->> f.row_index{probability_columns} "
+        f"{truth}, l.outputs::json -> 'predictions' ->> f.row_index{probability_columns} "
         f"FROM {prediction_feedback.name} AS f JOIN {prediction_log.name} AS l "
         "ON l.model_name = f.model_name AND l.request_id = f.request_id "
         "WHERE f.model_name = :model AND l.model_version = :version AND l.role = ANY(:roles) "

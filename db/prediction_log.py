@@ -9,28 +9,29 @@ Stored format (table `prediction_log`, one row per answered request; read it wit
   this version with `?version=` or a versioned path), or `shadow` (predicted off the request
   path for comparison, never returned; same `request_id` as the answer). Production also
   shadows the canary's requests, so every canary answer has a production row to compare with.
-- `inputs` (PostgreSQL `json`): the predicted rows column by column, ``{"<feature>": [value of
-  row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings as strings, missing,
-  NaN and infinite values as null. Every array has `rows` elements; row ``i`` of the request is
-  element ``i`` (0-based) of every array, which with `request_id` identifies a prediction for
-  feedback. Null on shadow rows (the served row of the same `request_id` holds them) and when
-  the request's inputs were too large to keep (see below). Both JSON columns are
-  lz4-compressed where the server supports it (migration 0004).
-- `outputs` (`json`): ``{"predictions": [...], "probabilities": {"<class>": [...], ...},
-  "ids": [...]}`` in the same row order: `probabilities` for classifiers only, one array per
-  class label (as text); `ids` only for predictions by entity id.
+- `inputs` (text holding JSON; cast it, `inputs::json`): the predicted rows column by column,
+  ``{"<feature>": [value of row 0, value of row 1, ...], ...}``; numbers as JSON numbers, strings
+  as strings, missing, NaN and infinite values as null. Every array has `rows` elements; row ``i``
+  of the request is element ``i`` (0-based) of every array, which with `request_id` identifies a
+  prediction for feedback. Null on shadow rows (the served row of the same `request_id` holds them)
+  and when the request's inputs were too large to keep (see below). Both JSON columns are
+  lz4-compressed where the server supports it (migration 0004), and text rather than `json`
+  (migration 0005): PostgreSQL's check of every entry was a third of its cost per entry.
+- `outputs` (text holding JSON): ``{"predictions": [...], "probabilities": {"<class>": [...], ...},
+  "ids": [...]}`` in the same row order: `probabilities` for classifiers only, one array per class
+  label (as text); `ids` only for predictions by entity id.
 
 Per-feature aggregates over a window, for example::
 
     SELECT v.value::float AS age, l.request_id, v.idx - 1 AS row_index
     FROM prediction_log AS l,
-         json_array_elements_text(l.inputs -> 'age') WITH ORDINALITY AS v(value, idx)
+         json_array_elements_text(l.inputs::json -> 'age') WITH ORDINALITY AS v(value, idx)
     WHERE l.model_name = 'adult' AND l.logged_at >= now() - interval '1 hour';
 
-(`json_array_elements_text(l.outputs -> 'probabilities' -> '>50K')` likewise; on SQLite,
-`json_each`.) Text is always valid: NUL characters are removed and lone surrogates replaced,
-so no JSON function fails on a stored value; in an entry averaging more than 128 bytes per
-value, strings are cut to 256 characters (ending in "…").
+(`json_array_elements_text(l.outputs::json -> 'probabilities' -> '>50K')` likewise; on SQLite,
+`json_each`.) The text is always valid JSON, written only by this module: NUL characters are
+removed and lone surrogates replaced, so no cast or JSON function fails on a stored value; in an
+entry averaging more than 128 bytes per value, strings are cut to 256 characters (ending in "…").
 
 A request encodes its entry (orjson, in C) and appends it to a deque; one daemon thread writes
 what has piled up every `flush_seconds` (1 s) with COPY (text format, straight from the

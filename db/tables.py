@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -53,6 +55,30 @@ class UtcDateTime(sa.types.TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class JsonText(sa.types.TypeDecorator):
+    """JSON kept as text: read back parsed, but PostgreSQL does not re-validate it on insert.
+
+    For the prediction log, whose writer produces valid JSON by construction (db.log_encoding):
+    the `json` type's input check cost PostgreSQL a third of its time per 100-row entry. SQL over
+    these columns casts, `inputs::json -> 'age'`; `json` stores text too, so reads cost the same.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        """Encode Python values; text and bytes are taken as JSON already."""
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bytes):
+            return value.decode()
+        return json.dumps(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
+        """The parsed JSON."""
+        return None if value is None else json.loads(value)
 
 
 def _now() -> sa.sql.functions.Function:
@@ -159,8 +185,8 @@ prediction_log = sa.Table(
     sa.Column("request_id", sa.String(64), nullable=True),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
-    sa.Column("inputs", sa.JSON, nullable=True),
-    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("inputs", JsonText, nullable=True),
+    sa.Column("outputs", JsonText, nullable=True),
     # Which traffic role answered: "production", "canary", or "shadow" (logged, never returned).
     sa.Column("role", sa.String(16), nullable=False, server_default="production"),
     sa.Index("ix_prediction_log_model_time", "model_name", "logged_at"),

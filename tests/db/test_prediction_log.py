@@ -67,8 +67,8 @@ def test_the_documented_query_reads_features_and_row_indexes(pg_url, pg_engine):
     query = sa.text(
         "SELECT v.value::float AS age, v.idx - 1 AS row_index, p.value::float AS p "
         "FROM prediction_log AS l, "
-        "json_array_elements_text(l.inputs -> 'age') WITH ORDINALITY AS v(value, idx), "
-        "json_array_elements_text(l.outputs -> 'probabilities' -> '>50K') "
+        "json_array_elements_text(l.inputs::json -> 'age') WITH ORDINALITY AS v(value, idx), "
+        "json_array_elements_text(l.outputs::json -> 'probabilities' -> '>50K') "
         "WITH ORDINALITY AS p(value, idx) "
         "WHERE l.request_id = :rid AND p.idx = v.idx ORDER BY row_index"
     )
@@ -89,13 +89,13 @@ def test_poisoned_text_is_stored_as_valid_text_and_json_queries_still_work(pg_ur
     assert logger.log(**log_fields(request_id, rows=4, inputs=inputs))
     logger.drain()
     query = sa.text(
-        "SELECT json_array_elements_text(inputs -> 'workclass') FROM prediction_log "
+        "SELECT json_array_elements_text(inputs::json -> 'workclass') FROM prediction_log "
         "WHERE request_id = :rid"
     )
     with pg_engine.begin() as conn:
         texts = conn.execute(query, {"rid": request_id}).scalars().all()
         everything = conn.execute(
-            sa.text("SELECT count(*) FROM prediction_log, json_each_text(inputs)")
+            sa.text("SELECT count(*) FROM prediction_log, json_each_text(inputs::json)")
         ).scalar()
         conn.execute(prediction_log.delete().where(prediction_log.c.request_id == request_id))
     logger.stop()
@@ -184,3 +184,23 @@ def test_one_write_takes_at_most_batch_bytes_of_entries(pg_url, pg_engine):
         conn.execute(prediction_log.delete().where(prediction_log.c.request_id.in_(request_ids)))
     logger.stop()
     assert (stored, logger.written) == (3, 3)
+
+
+def test_the_json_columns_are_lz4_compressed_text(pg_engine):
+    # Text, so PostgreSQL does not re-check JSON the writer made valid (migration 0005).
+    with pg_engine.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "SELECT attname, format_type(atttypid, atttypmod), attcompression "
+                "FROM pg_attribute WHERE attrelid = 'prediction_log'::regclass "
+                "AND attname IN ('inputs', 'outputs') ORDER BY attname"
+            )
+        ).all()
+        has_lz4 = conn.scalar(
+            sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        )
+    codec = "l" if has_lz4 else ""
+    assert [tuple(c) for c in columns] == [("inputs", "text", codec), ("outputs", "text", codec)]
