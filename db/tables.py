@@ -69,12 +69,12 @@ class JsonText(sa.types.TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
-        """Encode Python values; text and bytes are taken as JSON already."""
+        """Encode Python values (NaN refused, as `json` would); text and bytes are JSON already."""
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, bytes):
             return value.decode()
-        return json.dumps(value)
+        return json.dumps(value, allow_nan=False)
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
         """The parsed JSON."""
