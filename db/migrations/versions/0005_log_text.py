@@ -1,7 +1,7 @@
 """The prediction log's inputs and outputs as text holding JSON, not PostgreSQL `json`.
 
 PostgreSQL validated every entry's JSON on insert, a third of its time per 100-row entry (209
-against 144 µs, docs/performance.md), for text the log's writer already produces valid
+against 144 µs, docs/performance.md), although the log's writer only ever produces valid JSON
 (db.log_encoding). `json` is stored as text as well, so reading costs the same; SQL over the
 columns casts (`inputs::json -> 'age'`). Rewrites the table once.
 
@@ -41,7 +41,7 @@ def _retype(new: sa.types.TypeEngine, old: sa.types.TypeEngine, sql_type: str) -
                 batch.alter_column(column, type_=new, existing_type=old)
         return
     op.execute(
-        f"ALTER TABLE prediction_log "
+        "ALTER TABLE prediction_log "
         f"ALTER COLUMN inputs TYPE {sql_type} USING inputs::{sql_type}, "
         f"ALTER COLUMN outputs TYPE {sql_type} USING outputs::{sql_type}"
     )
