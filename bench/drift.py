@@ -34,6 +34,7 @@ from db.copy_io import copy_rows  # noqa: E402
 from db.engine import create_database, make_engine  # noqa: E402
 from db.log_encoding import encode_columns  # noqa: E402
 from db.prediction_log import COLUMNS  # noqa: E402
+from db.tables import prediction_log  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/skserve_bench_drift"
 MODEL = "adult"
@@ -118,12 +119,12 @@ def fill_log(url: str, version: int, rows: int) -> tuple[datetime, datetime]:
         for i in range(rows):
             inputs, outputs = entries[i % len(entries)]
             logged_at = since + timedelta(seconds=i)
-            yield (logged_at, MODEL, version, f"bench-{i}", 1, 0.5, inputs, outputs)
+            yield (logged_at, MODEL, version, f"bench-{i}", 1, 0.5, inputs, outputs, "production")
 
     started = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(sa.text("TRUNCATE prediction_log"))
-        copy_rows(connection, "prediction_log", COLUMNS, log_rows())
+        copy_rows(connection, prediction_log, COLUMNS, log_rows())
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text("VACUUM ANALYZE prediction_log"))
     print(f"logged {rows:,} rows in {time.perf_counter() - started:.1f} s")

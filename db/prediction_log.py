@@ -223,7 +223,7 @@ class PredictionLogger:
             self._pending_bytes -= size
         try:
             with self._engine.begin() as conn:
-                copy_rows(conn, prediction_log.name, COLUMNS, batch)
+                copy_rows(conn, prediction_log, COLUMNS, batch)
         except Exception:  # the database may be down: drop this batch, keep serving
             with self._lock:
                 self.failed_batches += 1

@@ -50,6 +50,12 @@ class UtcDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Aware times in UTC: SQLite would keep the wall-clock time and drop the offset."""
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         """Attach UTC to the naive datetimes SQLite hands back."""
         if value is not None and value.tzinfo is None:

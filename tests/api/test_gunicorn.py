@@ -48,6 +48,13 @@ def test_two_workers_serve(server) -> None:
     assert len(children(process.pid)) == 2
 
 
+def test_workers_run_with_two_malloc_arenas(server) -> None:
+    _, process = server
+    for pid in [process.pid, *children(process.pid)]:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            assert b"MALLOC_ARENA_MAX=2" in environ.read().split(b"\0")
+
+
 def test_every_format_matches_the_in_process_pipeline(
     server, feature_rows: pd.DataFrame, reference_pipelines
 ) -> None:

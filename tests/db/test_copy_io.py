@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import numpy as np
 import pandas as pd
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
 from db.copy_io import copy_rows, read_frame, select_rows, write_frame
 from db.identifiers import InvalidIdentifierError
+from db.tables import JsonText, UtcDateTime
 
 CITIES = ["Paris", "Oslo", None, "Lima", "Oslo"]
+ENTITIES = sa.Table(
+    "entities",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("age", sa.BigInteger),
+    sa.Column("score", sa.Double),
+    sa.Column("city", sa.Text),
+)
 
 
 @pytest.fixture
@@ -152,7 +164,7 @@ def test_write_frame_turns_nan_and_none_into_null(entities):
 
 def test_copy_rows_streams_a_generator(entities):
     rows = ((i, i % 90, i / 2, f"c{i}" if i % 3 else None) for i in range(100, 25_100))
-    assert copy_rows(entities, "entities", ["id", "age", "score", "city"], rows) == 25_000
+    assert copy_rows(entities, ENTITIES, ["id", "age", "score", "city"], rows) == 25_000
     frame = read_frame(entities, "entities", ["city"], id_column="id", id_range=(100, 25_099))
     assert len(frame) == 25_000 and frame["city"].isna().sum() == len(range(102, 25_100, 3))
 
@@ -171,12 +183,72 @@ AWKWARD_TEXT = [
 def test_copy_rows_keeps_text_and_bytes_exactly_and_none_as_null(entities):
     rows = [(i, None, 0.1 * i, text) for i, text in enumerate(AWKWARD_TEXT, start=200)]
     rows += [(300, 1, float("inf"), b'{"a": "x\\"y"}'), (301, 2, float("-inf"), None)]
-    assert copy_rows(entities, "entities", ["id", "age", "score", "city"], rows) == len(rows)
+    assert copy_rows(entities, ENTITIES, ["id", "age", "score", "city"], rows) == len(rows)
     stored = entities.execute(
         sa.text("SELECT id, age, score, city FROM entities WHERE id >= 200 ORDER BY id")
     ).all()
     expected = [(i, a, s, c.decode() if isinstance(c, bytes) else c) for i, a, s, c in rows]
     assert [tuple(row) for row in stored] == expected
+
+
+TYPED = sa.Table(
+    "typed",
+    sa.MetaData(),
+    sa.Column("at", UtcDateTime()),
+    sa.Column("flag", sa.Boolean),
+    sa.Column("small", sa.SmallInteger),
+    sa.Column("count", sa.Integer),
+    sa.Column("big", sa.BigInteger),
+    sa.Column("ratio", sa.Float),
+    sa.Column("name", sa.String(20)),
+    sa.Column("doc", JsonText()),
+)
+
+
+def test_copy_rows_writes_every_column_type_it_knows(connection):
+    TYPED.create(connection)
+    at = datetime(2026, 12, 3, 11, 30, 15, 123456, tzinfo=UTC)
+    rows = [
+        (at, True, -32768, 2**31 - 1, -(2**63), 1 / 3, "naïve", b'{"a": [1, null]}'),
+        (at.astimezone(timezone(timedelta(hours=-5))), False, 7, -1, 2**63 - 1, -0.0, "", "{}"),
+        (datetime(1970, 1, 1), True, 3, 4, 5, 2.0, "x", None),
+        (None,) * 8,
+    ]
+    assert copy_rows(connection, TYPED, [c.name for c in TYPED.columns], rows) == len(rows)
+    stored = [tuple(row) for row in connection.execute(sa.select(TYPED))]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert stored == [
+        (at, True, -32768, 2**31 - 1, -(2**63), 1 / 3, "naïve", {"a": [1, None]}),
+        (at, False, 7, -1, 2**63 - 1, -0.0, "", {}),
+        (epoch, True, 3, 4, 5, 2.0, "x", None),
+        (None,) * 8,
+    ]
+
+
+def test_copy_rows_writes_rows_spanning_many_reads(connection):
+    TYPED.create(connection)
+    text = "é" * 100_000  # 200 kB of UTF-8 a row: a 1 MiB read holds about five
+    rows = ((i, f'"{text}{i}"') for i in range(23))
+    assert copy_rows(connection, TYPED, ["count", "doc"], rows) == 23
+    stored = connection.execute(sa.select(TYPED.c["count"], TYPED.c.doc).order_by("count")).all()
+    assert [(n, doc) for n, doc in stored] == [(i, f"{text}{i}") for i in range(23)]
+
+
+def test_copy_rows_takes_numpy_scalars_on_postgresql(pg_connection):
+    TYPED.create(pg_connection)
+    row = (np.True_, np.int16(3), np.int32(4), np.int64(5), np.float64(0.25))
+    copy_rows(pg_connection, TYPED, ["flag", "small", "count", "big", "ratio"], [row])
+    stored = pg_connection.execute(sa.select(*TYPED.c["flag", "small", "count", "big", "ratio"]))
+    assert tuple(stored.one()) == (True, 3, 4, 5, 0.25)
+
+
+def test_copy_rows_refuses_a_type_it_cannot_encode_and_a_row_of_the_wrong_length(pg_connection):
+    odd = sa.Table("odd", sa.MetaData(), sa.Column("n", sa.Numeric), sa.Column("m", sa.Integer))
+    odd.create(pg_connection)
+    with pytest.raises(TypeError, match="no binary encoding"):
+        copy_rows(pg_connection, odd, ["n"], [(1,)])
+    with pytest.raises(psycopg2.errors.QueryCanceled, match="longer than"):
+        copy_rows(pg_connection, odd, ["m"], [(1, 2)])
 
 
 def test_write_frame_refuses_bad_column_names(entities):
