@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from api.auth import init_api_token
 from api.drift_gauges import DriftGauges
 from api.error_handlers import register_error_handlers
+from api.json_provider import OrjsonProvider
 from api.metrics import init_metrics
 from api.protocols import mlflow, v2
 from api.request_checks import init_request_checks
@@ -57,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(config)
     app.config.setdefault("START_DRIFT_GAUGES", app.config["START_WATCHER"])
-    app.json.sort_keys = False  # keep "model, version, predictions" in the documented order
+    app.json = OrjsonProvider(app)
     configure_logging(settings.log_level, settings.log_format)
     services = build_services(settings, app.config)
     app.extensions[EXTENSION] = services

@@ -34,8 +34,8 @@ removed and lone surrogates replaced, so no cast or JSON function fails on a sto
 entry averaging more than 128 bytes per value, strings are cut to 256 characters (ending in "…").
 
 A request encodes its entry (orjson, in C) and appends it to a deque; one daemon thread writes
-what has piled up every `flush_seconds` (1 s) with COPY (text format, straight from the
-encoded bytes), in transactions of at most `batch_bytes`. A slow or failing database therefore
+what has piled up every `flush_seconds` (1 s) with a binary COPY (the encoded bytes sent as
+they are), in transactions of at most `batch_bytes`. A slow or failing database therefore
 never fails or slows a prediction, and memory stays bounded in bytes: while `max_bytes` of
 encoded entries wait, new ones are dropped and counted, and an entry larger than
 `max_entry_bytes` keeps its outputs but not its inputs.
