@@ -337,7 +337,8 @@ def render_table(cells: dict, baseline: dict, rss: dict, targets: list[dict], me
     )
     title = (
         f"skserve online benchmark, {meta['date']}: Adult {meta['estimator']}, "
-        f"gunicorn {meta['workers']} sync workers, {meta['wrk']} (1 thread), "
+        f"gunicorn {meta['workers']} workers (ApiWorker, one per CPU), "
+        f"{meta['wrk']} (1 thread), "
         f"{meta['seconds']:g} s per cell, * = median of {meta['passes']} passes; "
         f"{meta['cpus']} CPUs, load average {meta['load_average_at_start'][0]:.1f} at start "
         f"and {meta['load_average_at_end'][0]:.1f} at end; prediction log sample "
