@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from inference.fastpath.outputs import plan_outputs
+from inference.fastpath.outputs import plan_outputs, reads_dense_for_sparse
 
 
 @dataclass
@@ -42,6 +42,7 @@ class CompiledPipeline:
         self._blocks, self._width, self._later = layout.blocks, layout.width, list(later)
         self._first = self.features[0] if self.features else None
         self._outputs, self.outputs_plan = plan_outputs(estimator)
+        self._outputs_read_dense = not self._later and reads_dense_for_sparse(estimator)
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -53,13 +54,15 @@ class CompiledPipeline:
             return len(columns[self._first])
         return len(next(iter(columns.values())))
 
-    def _estimator_input(self, columns: Mapping[str, np.ndarray]) -> Any:
+    def _estimator_input(self, columns: Mapping[str, np.ndarray], dense: bool = False) -> Any:
+        """What the final estimator is given: CSR where scikit-learn gives CSR, unless `dense`."""
         out = np.zeros((self._rows(columns), self._width))
         for block in self._blocks:
             block(columns, out)
         if self.layout.fix_zero:
             out += 0.0
-        matrix: Any = sparse.csr_matrix(out) if self.layout.sparse_output else out
+        as_csr = self.layout.sparse_output and not dense
+        matrix: Any = sparse.csr_matrix(out) if as_csr else out
         for step in self._later:
             matrix = step(matrix)
         return matrix
@@ -75,7 +78,7 @@ class CompiledPipeline:
         self, columns: Mapping[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and probabilities (None without predict_proba), preprocessing once."""
-        return self._outputs(self._estimator_input(columns))
+        return self._outputs(self._estimator_input(columns, self._outputs_read_dense))
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """The final estimator's predictions."""
