@@ -245,7 +245,8 @@ _BOOLEAN = {True: struct.pack("!ib", 1, 1), False: struct.pack("!ib", 1, 0)}
 
 def _packer(layout: str) -> Callable[[Any], bytes]:
     packed = struct.Struct("!i" + layout)
-    return lambda value: packed.pack(packed.size - 4, value)
+    size = packed.size - 4  # the value's own bytes, after its length
+    return lambda value: packed.pack(size, value)
 
 
 def _timestamp(packed: Callable[[Any], bytes]) -> Callable[[dt.datetime], bytes]:
