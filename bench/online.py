@@ -37,6 +37,7 @@ from bench.harness import (  # noqa: E402
     ROOT,
     ApiServer,
     Case,
+    WrkResult,
     check_services,
     get_json,
     lua_get_ids,
@@ -505,6 +506,11 @@ def compared_variants(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
 
 
+def pass_ratios(first: list[WrkResult], second: list[WrkResult]) -> list[float]:
+    """Each pass's req/s ratio of the first server to the second (run back to back)."""
+    return [a.rps / max(b.rps, 1e-9) for a, b in zip(first, second, strict=True)]
+
+
 def database_name(args: argparse.Namespace) -> str:
     """The bench database's name."""
     return sa.make_url(args.database_url).database
@@ -549,8 +555,10 @@ def main_compare(args: argparse.Namespace, wrk: str, payloads: dict, started, lo
         f"{args.passes} interleaved passes; load average {load[0]:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end\n"
     )
-    print(f"| cell | {first} req/s | p50 ms | {second} req/s | p50 ms | ratio | passes |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| cell | {first} req/s | p50 ms | {second} req/s | p50 ms | ratio | per pass | passes |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for case in cases:
         a, b = medians[(first, case.name)], medians[(second, case.name)]
         ratio = a["rps"] / max(b["rps"], 1e-9)
@@ -558,11 +566,17 @@ def main_compare(args: argparse.Namespace, wrk: str, payloads: dict, started, lo
         if args.log_cost:
             met = ratio >= 1 - LOG_COST_LIMIT
             verdict = f" (log costs <= {LOG_COST_LIMIT:.0%}: {'met' if met else 'missed'})"
+        paired = pass_ratios(runs[(first, case.name)], runs[(second, case.name)])
         print(
             f"| {case.name} | {a['rps']:,.0f} | {a['p50_ms']:.2f} | {b['rps']:,.0f} "
-            f"| {b['p50_ms']:.2f} | {ratio:.2f}x{verdict} | {a['rps_passes']} / "
-            f"{b['rps_passes']} |"
+            f"| {b['p50_ms']:.2f} | {ratio:.2f}x{verdict} | {statistics.median(paired):.2f}x "
+            f"({min(paired):.2f}-{max(paired):.2f}) | {a['rps_passes']} / {b['rps_passes']} |"
         )
+    print(
+        "\nratio: of the medians (the verdict); per pass: the median and range of each pass's "
+        "ratio, the two servers measured back to back, which the machine's drift between "
+        "passes does not move"
+    )
     print()
     for name, workers in memory.items():
         shown = "; ".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+import uuid
 from dataclasses import replace
 
 import cloudpickle
@@ -240,6 +241,17 @@ def test_request_ids_are_echoed_or_generated(client):
     assert forged.headers["X-Request-ID"] != "bad id {with} spaces"
     error = client.get("/no/such/path", headers={"X-Request-ID": "err-1"})
     assert error.headers["X-Request-ID"] == "err-1"
+
+
+def test_generated_request_ids_are_uuid7_in_time_order(client):
+    first = client.get("/health").headers["X-Request-ID"]
+    time.sleep(0.002)  # the next millisecond: ids within one share their time prefix
+    later = [client.get("/health").headers["X-Request-ID"] for _ in range(20)]
+    parsed = uuid.UUID(first)
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert abs(int(first[:12], 16) - time.time_ns() // 1_000_000) < 60_000
+    assert all(first < other for other in later)
+    assert len(set(later)) == len(later)
 
 
 def test_predictions_are_logged_off_the_request_path(app, client, pg_engine):
