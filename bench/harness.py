@@ -6,9 +6,11 @@ Imported by the scripts in this folder (run as `python bench/<script>.py`), neve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -289,6 +291,8 @@ class WrkResult:
     timeouts: int
     p50_ms: float
     p99_ms: float
+    # CPU seconds each group of processes used during the run (cpu_groups), when measured.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -299,6 +303,52 @@ class WrkResult:
     def errors(self) -> int:
         """Non-2xx answers plus socket errors and timeouts."""
         return self.non2xx + self.socket_errors + self.timeouts
+
+    @property
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        """Each process group's CPU milliseconds per answered request."""
+        return {
+            group: 1000 * seconds / max(self.requests, 1)
+            for group, seconds in self.cpu_seconds.items()
+        }
+
+
+CPU_FIELDS = ("ru_utime", "ru_stime")
+
+
+def cpu_groups(server: Server) -> dict[str, list[int]]:
+    """The processes whose CPU time a request costs: the server (master and workers) and every
+    PostgreSQL process on this machine (backends, WAL writer, checkpointer...), which only the
+    server under load keeps busy during a pass. PostgreSQL on another host counts as nothing."""
+    import psutil
+
+    postgres = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    return {"server": [server.process.pid, *server.worker_pids()], "postgres": postgres}
+
+
+def cpu_times(groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    """User plus system CPU seconds of each process, by group (gone processes left out)."""
+    import psutil
+
+    times: dict[str, dict[int, float]] = {}
+    for group, pids in groups.items():
+        times[group] = {}
+        for pid in pids:
+            try:
+                used = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            times[group][pid] = used.user + used.system
+    return times
+
+
+def cpu_used(before: dict[str, dict[int, float]], groups: dict[str, list[int]]) -> dict:
+    """CPU seconds each group's processes used since `before` (the same `groups`)."""
+    after = cpu_times(groups)
+    return {
+        group: round(sum(t - before[group].get(pid, 0.0) for pid, t in times.items()), 3)
+        for group, times in after.items()
+    }
 
 
 def median_result(results: list[WrkResult]) -> dict[str, float]:
@@ -400,7 +450,10 @@ def run_interleaved(
         workdir = Path(folder)
 
         def run(server: Server, case: Case, connections: int, duration: float) -> WrkResult:
-            return run_wrk(
+            groups = cpu_groups(server)
+            before = cpu_times(groups)
+            wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = run_wrk(
                 wrk,
                 server.url + case.path,
                 case.script,
@@ -408,6 +461,10 @@ def run_interleaved(
                 seconds=duration,
                 workdir=workdir,
             )
+            wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk has been reaped
+            wrk_cpu = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in CPU_FIELDS)
+            used = {**cpu_used(before, groups), "wrk": round(wrk_cpu, 3)}
+            return dataclasses.replace(result, cpu_seconds=used)
 
         for server in servers:  # warm-up: first requests, caches, lazily built state
             for case in plan[server.name]:

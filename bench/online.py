@@ -577,6 +577,7 @@ def main_compare(args: argparse.Namespace, wrk: str, payloads: dict, started, lo
         "ratio, the two servers measured back to back, which the machine's drift between "
         "passes does not move"
     )
+    print_cpu_table(cases, runs, first, second)
     print()
     for name, workers in memory.items():
         shown = "; ".join(
@@ -584,6 +585,37 @@ def main_compare(args: argparse.Namespace, wrk: str, payloads: dict, started, lo
             for w in workers
         )
         print(f"{name} API workers: {shown}")
+
+
+def print_cpu_table(
+    cases: list[Case], runs: dict[tuple[str, str], list[WrkResult]], first: str, second: str
+) -> None:
+    """CPU milliseconds per request of each server, PostgreSQL and wrk, medians over passes.
+
+    On a machine whose cores the benchmark saturates, throughput is the cores over the CPU a
+    request costs, so the ratio of the two totals is what the extra work costs in req/s, and
+    the split says whether that work is the server's or PostgreSQL's. On a virtual machine
+    the time the host takes away is charged to whichever process was running, so these
+    figures drift with the host's load as well."""
+    print(
+        f"\nCPU ms per request, server + postgres + wrk (medians over passes)\n\n"
+        f"| cell | {first} | {second} | CPU ratio |\n|---|---|---|---|"
+    )
+    for case in cases:
+        totals, shown = [], []
+        for name in (first, second):
+            per_pass = [r.cpu_ms_per_request for r in runs[(name, case.name)]]
+            server = statistics.median(p.get("server", 0.0) for p in per_pass)
+            postgres = statistics.median(p.get("postgres", 0.0) for p in per_pass)
+            client = statistics.median(p.get("wrk", 0.0) for p in per_pass)
+            totals.append(statistics.median(sum(p.values()) for p in per_pass))
+            shown.append(f"{totals[-1]:.3f} ({server:.3f} + {postgres:.3f} + {client:.3f})")
+        ratio = totals[1] / max(totals[0], 1e-9)
+        print(f"| {case.name} | {shown[0]} | {shown[1]} | {ratio:.3f}x |")
+    print(
+        f"\nCPU ratio: {second}'s CPU per request over {first}'s, the throughput ratio the "
+        "extra work allows on saturated cores"
+    )
 
 
 if __name__ == "__main__":
