@@ -29,8 +29,9 @@ READ_BYTES = 1 << 20
 MAX_COLUMNS = 1_600
 INFERRED = f" (column types are inferred from the first {SAMPLE_ROWS:,} rows)"
 
-_INTEGER = re.compile(r"[+-]?\d{1,18}")
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity)")
+# ASCII digits only, as PostgreSQL reads numbers: a column of "１２" (fullwidth) is text.
+_INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity)", re.ASCII)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 

@@ -23,7 +23,8 @@ from db.identifiers import check_columns
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER_TYPE = re.compile(r"(SMALL|BIG)?INT(EGER)?|INT[248]|(BIG|SMALL)?SERIAL")
 _TEXT_TYPE = re.compile(r"TEXT|(CHARACTER )?VARYING(\(\d+\))?|(VAR)?CHAR(\(\d+\))?")
-_DIGITS = re.compile(r"\s*[+-]?\d{1,19}\s*")
+# ASCII only: int() also reads other scripts' digits, so "１" (fullwidth) would be entity 1.
+_DIGITS = re.compile(r"\s*[+-]?[0-9]{1,19}\s*", re.ASCII)
 MAX_LISTED = 5
 
 

@@ -294,6 +294,15 @@ case("ids Infinity", "POST", P, raw('{"ids": [Infinity]}'), 400, "INVALID_ID")
 case("ids huge", "POST", P, j({"ids": [10**30]}), 400, "INVALID_ID")
 case("ids nested", "POST", P, j({"ids": [[1]]}), 400, "INVALID_ID")
 case("entity huge", "GET", f"/models/adult/entities/{BIG_INT}/prediction", None, 400, "INVALID_ID")
+case(
+    "entity fullwidth 1",
+    "GET",
+    "/models/adult/entities/%EF%BC%91/prediction",
+    None,
+    400,
+    "INVALID_ID",
+)
+case("ids Arabic-Indic 3", "POST", P, j({"ids": ["\u0663"]}), 400, "INVALID_ID")
 case("csv 3,000 columns", "POST", P, raw(WIDE, "text/csv"), 422, "INVALID_INPUT")
 case("csv ragged", "POST", P, raw("age,sex\n1,2\n1,2,3,4\n", "text/csv"), 400, "INVALID_BODY")
 # Huge strings: refused or answered, never echoed whole.

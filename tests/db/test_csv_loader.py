@@ -48,6 +48,14 @@ def test_types_are_inferred_and_empty_is_null(engine, tmp_path):
     ]
 
 
+def test_digits_of_other_scripts_make_a_text_column(engine, tmp_path):
+    text = "n,x\n\uff11\uff12,\u0663.5\n7,2.5\n"  # fullwidth 12, Arabic-Indic 3.5
+    assert load_csv(engine, write(tmp_path, text), "digits") == 2
+    types = table_columns(engine, "digits")
+    assert types["n"] == "TEXT" and types["x"] == "TEXT"
+    assert rows(engine, "digits", "x") == [("7", "2.5"), ("\uff11\uff12", "\u0663.5")]
+
+
 def test_gzipped_csv_loads(engine, tmp_path):
     assert load_csv(engine, write(tmp_path, GOOD, "data.csv.gz"), "people") == 3
 

@@ -67,6 +67,19 @@ def test_integer_ids_are_parsed_before_the_query(tables: Engine) -> None:
     assert "are integers" in str(raised.value) and "and 4 more" in str(raised.value)
 
 
+def test_integer_ids_take_ascii_digits_only(tables: Engine) -> None:
+    table = EntityReader(tables).table("people", "id", ["age"])
+    other_digits = [
+        "\uff11",
+        "\u0663",
+        "1\u0660",
+        "\u00a01",
+    ]  # fullwidth 1, Arabic-Indic 3 and 10, NBSP
+    with pytest.raises(InvalidEntityIdError) as raised:
+        table.parse_ids(other_digits)
+    assert raised.value.bad == other_digits
+
+
 def test_tables_and_columns_are_checked_against_the_catalog(tables: Engine) -> None:
     reader = EntityReader(tables)
     with pytest.raises(TableNotFoundError):
