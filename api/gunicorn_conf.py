@@ -29,7 +29,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Open connections per worker (kept-alive and half-sent ones included); beyond it, new ones
 # wait in the backlog.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-# Seconds an idle kept-alive connection, or one waiting between bytes of its request, stays open.
+# Seconds an idle kept-alive connection, or a new one that has sent nothing, stays open; one
+# holding part of a request waits for GUNICORN_REQUEST_TIMEOUT instead (api/gunicorn_worker.py).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 preload_app = False
 # Loading and compiling models happens while a worker boots; give it time before the

@@ -28,7 +28,7 @@ from werkzeug.exceptions import BadRequest, RequestTimeout
 # this much has arrived (the parser then refuses an oversized head with 414/431).
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
-CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r?\n", re.IGNORECASE)
+CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*(?=\r?\n)", re.IGNORECASE)
 DEFAULT_REQUEST_TIMEOUT = 10.0
 
 # gunicorn's parse errors, most specific first: (class, status, error_code).
@@ -93,8 +93,10 @@ def is_complete(data: bytes) -> bool:
     end = next((data.find(mark) + len(mark) for mark in HEAD_ENDS if mark in data), -1)
     if end < 0:
         return False
-    found = CONTENT_LENGTH.search(data, 0, end)
-    length = int(found.group(1)) if found else 0
+    found = list(CONTENT_LENGTH.finditer(data, 0, end))
+    if len(found) > 1:
+        return True  # gunicorn's parser refuses a repeated Content-Length (400), at once
+    length = int(found[0].group(1)) if found else 0
     return length > MAX_HEAD_BYTES or len(data) >= end + length
 
 
@@ -165,6 +167,29 @@ class ApiWorker(gthread.ThreadWorker):
         finally:
             conn.sock.setblocking(True)
         return False
+
+    def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
+        """gthread's; a connection deferred with part of a request waits until that request's
+        deadline, not gthread's keepalive timeout after the last bytes."""
+        super().finish_request(conn, fs)
+        if self.alive and fs.done() and not fs.cancelled() and fs.result() is gthread._DEFER:
+            if getattr(conn, "head", b"") and conn.head_deadline is not None:
+                conn.timeout = conn.head_deadline
+
+    def murder_pending(self) -> None:
+        """Close the deferred connections whose time is up; one holding part of a request is
+        answered 408 first (gthread closed it silently, after its keepalive timeout)."""
+        now = time.monotonic()
+        for conn in [conn for conn in self.pending_conns if conn.timeout <= now]:
+            self.pending_conns.remove(conn)
+            try:
+                self.poller.unregister(conn.sock)
+            except (OSError, KeyError, ValueError):
+                pass  # already unregistered
+            if getattr(conn, "head", b""):
+                self.handle_error(None, conn.sock, conn.client, HeadTimedOut())
+            self.nr_conns -= 1
+            conn.close()
 
     def handle_request(self, req: Any, conn: gthread.TConn) -> Any:
         """Bound every socket operation of the request (body reads, response writes)."""

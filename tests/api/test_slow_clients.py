@@ -181,6 +181,27 @@ def test_a_body_that_stops_half_way_gets_408_json(server) -> None:
     assert time.monotonic() - started < REQUEST_TIMEOUT + 2
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /health HTTP/1.1\r\nHost: x\r\n",
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n[{",
+    ],
+    ids=["head", "small body"],
+)
+def test_a_request_that_stalls_gets_408_json_at_its_deadline(server, raw) -> None:
+    """Sent in one go, then nothing: no further bytes wake the worker, yet the answer comes
+    at the request timeout, before the fixture's 30 s keepalive (which once closed silently)."""
+    _, port = server
+    started = time.monotonic()
+    status, headers, answer = exchange(port, raw)
+    assert status == 408
+    assert headers["content-type"] == "application/json"
+    assert json.loads(answer)["error_code"] == "REQUEST_TIMEOUT"
+    assert REQUEST_TIMEOUT - 1 < time.monotonic() - started < REQUEST_TIMEOUT + 2
+
+
 CHUNKED = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 MALFORMED = [
     ("lower-case method", b"get /health HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -190,6 +211,11 @@ MALFORMED = [
     (
         "two different Content-Lengths",
         b"POST /predict HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        400,
+    ),
+    (
+        "two Content-Lengths, the first beyond the body",
+        b"POST /predict HTTP/1.1\r\nContent-Length: 10\r\nContent-Length: 2\r\n\r\nab",
         400,
     ),
     (
