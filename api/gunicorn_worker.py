@@ -172,9 +172,10 @@ class ApiWorker(gthread.ThreadWorker):
         """gthread's; a connection deferred with part of a request waits until that request's
         deadline, not gthread's keepalive timeout after the last bytes."""
         super().finish_request(conn, fs)
-        if self.alive and fs.done() and not fs.cancelled() and fs.result() is gthread._DEFER:
-            if getattr(conn, "head", b"") and conn.head_deadline is not None:
-                conn.timeout = conn.head_deadline
+        if fs.cancelled() or fs.exception() is not None or fs.result() is not gthread._DEFER:
+            return
+        if self.alive and getattr(conn, "head", b"") and conn.head_deadline is not None:
+            conn.timeout = conn.head_deadline
 
     def murder_pending(self) -> None:
         """Close the deferred connections whose time is up; one holding part of a request is
