@@ -58,6 +58,9 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     inherit; if that fails the workers load their own, as without this hook."""
     from threadpoolctl import threadpool_limits
 
+    if reuse_port:  # the workers bind, not the master, so gunicorn's own line shows no address
+        server.log.info("the workers listen at http://%s (a socket each, SO_REUSEPORT)", bind)
+
     # gunicorn reads this file in every process that starts it (`skserve api` checks it too);
     # only the master, once ready, needs the app's code.
     from api.app import make_api_engine  # lazily: see above

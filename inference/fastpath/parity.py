@@ -197,8 +197,9 @@ def try_compile(
     except Exception as error:  # never raise: report why
         return None, f"parity check failed: {_describe(error)}"
     rows = len(sample) + len(edges)
+    transformers = "transformer" if compiled.n_transformers == 1 else "transformers"
     return (
         compiled,
-        f"compiled: {compiled.n_transformers} transformers, parity checked on {rows} rows; "
+        f"compiled: {compiled.n_transformers} {transformers}, parity checked on {rows} rows; "
         f"{compiled.outputs_plan}",
     )
