@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +22,11 @@ NESTED = (list, tuple, dict, set, np.ndarray)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Far beyond any plausible value, yet small enough that scaling keeps it within float32.
 MAGNITUDE_MARGIN = 1e6
+# A number sent as text: ASCII digits, as PostgreSQL, CSV inference and drift's SQL read them.
+# float() alone also reads '１２' (fullwidth), '١٢' (Arabic-Indic) and '1_000' as numbers.
+NUMBER_TEXT = re.compile(
+    r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(?i:nan|inf|infinity)\s*", re.ASCII
+)
 
 
 class InvalidInputError(ValueError):
@@ -70,7 +76,7 @@ def _single_values(values: Sequence[Any] | np.ndarray) -> None:
 
 
 def _as_float(value: Any) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and not NUMBER_TEXT.fullmatch(value)):
         raise ValueError
     try:
         return float(value)

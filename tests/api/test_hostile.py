@@ -303,6 +303,11 @@ case(
     "INVALID_ID",
 )
 case("ids Arabic-Indic 3", "POST", P, j({"ids": ["\u0663"]}), 400, "INVALID_ID")
+# Feature values too: float() would read these digits of other scripts as 12.
+FULLWIDTH_12, ARABIC_INDIC_12 = "\uff11\uff12", "\u0661\u0662"
+case("json fullwidth age", "POST", P, j(rec(age=FULLWIDTH_12)), 422, "INVALID_INPUT")
+case("csv Arabic-Indic age", "POST", P, csv(rec(age=ARABIC_INDIC_12)), 422, "INVALID_INPUT")
+case("query fullwidth age", "GET", f"{P}?{query(age=FULLWIDTH_12)}", None, 422, "INVALID_INPUT")
 case("csv 3,000 columns", "POST", P, raw(WIDE, "text/csv"), 422, "INVALID_INPUT")
 case("csv ragged", "POST", P, raw("age,sex\n1,2\n1,2,3,4\n", "text/csv"), 400, "INVALID_BODY")
 # Huge strings: refused or answered, never echoed whole.

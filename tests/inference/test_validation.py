@@ -52,6 +52,10 @@ def _without(*names):
         ),
         (_with(age=["abc"]), {"age": "expected a number, got 'abc'"}),
         (_with(age=[True]), {"age": "expected a number, got True"}),
+        # float() reads these as 12, 12 and 1000; PostgreSQL and CSV inference do not.
+        (_with(age=["\uff11\uff12"]), {"age": "expected a number, got '\uff11\uff12'"}),
+        (_with(age=["\u0661\u0662"]), {"age": "expected a number, got '\u0661\u0662'"}),
+        (_with(hours=["1_000"]), {"hours": "expected a number, got '1_000'"}),
         (_with(age=[None]), {"age": "null is not allowed (training saw none)"}),
         (_with(age=[math.inf]), {"age": "expected a finite number, got inf"}),
         (_with(hours=[-math.inf]), {"hours": "expected a finite number, got -inf"}),
@@ -94,6 +98,14 @@ def test_accepts_numeric_strings_nullable_nulls_and_converts_types():
     assert np.isnan(validated.columns["hours"][0])
     assert validated.columns["workclass"][0] != validated.columns["workclass"][0]  # NaN
     assert validated.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [(" 40 ", 40.0), ("1e1", 10.0), ("-.5", -0.5), ("+3.", 3.0)]
+)
+def test_numeric_text_in_ascii_is_read_as_its_number(text, number):
+    validated = validate_columns(SCHEMA, _with(hours=[text]), 1)
+    assert validated.columns["hours"][0] == number
 
 
 def test_unknown_category_that_encoder_ignores_is_a_warning():
