@@ -20,6 +20,7 @@ from typing import IO
 import sqlalchemy as sa
 
 from db.identifiers import InvalidIdentifierError, check_identifier
+from inference.number_text import NUMBER
 
 Progress = Callable[[int], object]
 
@@ -31,7 +32,7 @@ INFERRED = f" (column types are inferred from the first {SAMPLE_ROWS:,} rows)"
 
 # ASCII digits only, as PostgreSQL reads numbers: a column of "１２" (fullwidth) is text.
 _INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity)", re.ASCII)
+_FLOAT = re.compile(NUMBER, re.ASCII)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from inference.json_values import clip_text, is_missing, shown
+from inference.number_text import NUMBER_TEXT
 from inference.schema import Feature, FeatureSchema
 
 MAX_LISTED = 5
@@ -22,11 +22,6 @@ NESTED = (list, tuple, dict, set, np.ndarray)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Far beyond any plausible value, yet small enough that scaling keeps it within float32.
 MAGNITUDE_MARGIN = 1e6
-# A number sent as text: ASCII digits, as PostgreSQL, CSV inference and drift's SQL read them.
-# float() alone also reads '１２' (fullwidth), '١٢' (Arabic-Indic) and '1_000' as numbers.
-NUMBER_TEXT = re.compile(
-    r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(?i:nan|inf|infinity)\s*", re.ASCII
-)
 
 
 class InvalidInputError(ValueError):
